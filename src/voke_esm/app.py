@@ -1,0 +1,122 @@
+"""`create_app(settings)`: the one place where the service is assembled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from voke_esm import __version__
+from voke_esm.auth.router import auth_router, users_router
+from voke_esm.body_limit import BodySizeLimit
+from voke_esm.config import Settings
+from voke_esm.db import create_engine, create_sessionmaker
+from voke_esm.errors import ServiceUnavailable, error_responses, install_error_handlers
+from voke_esm.esm.admin.router import router as esm_admin_router
+from voke_esm.esm.trading.deps import LoopbackOnlyGuard
+from voke_esm.esm.trading.router import router as esm_trading_router
+from voke_esm.orgs.router import router as orgs_router
+from voke_esm.plants.router import router as plants_router
+from voke_esm.ratelimit import RateLimiter
+from voke_esm.schemas import MessageRead
+from voke_esm.security import Keyring
+
+DESCRIPTION = """\
+A stand-in for an energy-storage partner's ESM system: enable the sandbox for an organization,
+get OAuth2 client credentials, manage fake battery and PV plants with time-of-day limits, and
+let Voke's own ESM client sync them and push schedule changes over the partner HTTP contract.
+
+Every error has one envelope: `{code, details, error, message, statusCode}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = create_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Voke ESM Sandbox",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.settings = settings
+    app.state.keyring = Keyring.from_settings(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
+
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (auth_router, users_router, orgs_router, plants_router):
+        app.include_router(router)
+    if settings.esm_module_enabled:
+        # Off (production without VOKE_ESM_ENABLED=true), every /api/v1/voke-esm path is a 404.
+        app.include_router(esm_admin_router)
+        app.include_router(esm_trading_router)
+        # Added last, so outermost: the peer is checked before any body or token is read.
+        app.add_middleware(LoopbackOnlyGuard)
+
+    _add_probes(app)
+    _add_offline_docs(app)
+    return app
+
+
+def _add_probes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=MessageRead, tags=["Health"])
+    async def healthz() -> MessageRead:
+        """The process is up."""
+        return MessageRead(message="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=MessageRead,
+        tags=["Health"],
+        responses=error_responses(ServiceUnavailable),
+    )
+    async def readyz() -> MessageRead:
+        """The database answers."""
+        async with app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return MessageRead(message="ready")
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """Swagger UI and ReDoc from assets shipped in a wheel: the docs work with no CDN."""
+    assets = files("fastapi_offline") / "static"
+    app.mount("/static/docs", StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Voke ESM Sandbox: API docs",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Voke ESM Sandbox: API reference",
+            redoc_js_url="/static/docs/redoc.standalone.js",
+            redoc_favicon_url="/static/docs/favicon.png",
+            with_google_fonts=False,
+        )

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voke_esm.auth.models import Role, User
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def list_all(session: AsyncSession) -> Sequence[User]:
+    return (await session.scalars(select(User).order_by(User.created_at, User.email))).all()
+
+
+async def count_super_admins(session: AsyncSession) -> int:
+    return (
+        await session.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.SUPER_ADMIN)
+        )
+        or 0
+    )
+
+
+async def add(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def delete(session: AsyncSession, user: User) -> None:
+    await session.delete(user)
+    await session.flush()

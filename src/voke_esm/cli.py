@@ -1,0 +1,173 @@
+"""`voke-esm`: serve the sandbox, migrate its database, create SuperAdmins."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import sys
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from voke_esm.config import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="voke-esm",
+    help="Voke ESM Sandbox: a stand-in partner ESM for exercising Voke's trading flow.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DEFAULT_ADMIN_EMAIL = "admin@voke-esm.local"
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(f"voke-esm: refusing to start: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _step(message: str) -> None:
+    typer.echo(f"• {message}")
+
+
+def _migrate(settings: Settings) -> None:
+    from voke_esm.migrations import upgrade_to_head
+
+    _step(f"Applying database migrations to {_safe_url(settings.resolved_database_url)}")
+    upgrade_to_head(settings.resolved_database_url)
+    _step("Database schema is up to date")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, fit to print."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _ensure_super_admin(settings: Settings) -> tuple[str, str] | None:
+    from voke_esm.auth import service as auth_service
+    from voke_esm.db import create_engine, create_sessionmaker, session_scope
+
+    email = (settings.voke_admin_email or DEFAULT_ADMIN_EMAIL).strip().lower()
+    password = (
+        settings.voke_admin_password.get_secret_value()
+        if settings.voke_admin_password
+        else secrets.token_urlsafe(12)
+    )
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            created = await auth_service.ensure_super_admin(session, email=email, password=password)
+    finally:
+        await engine.dispose()
+    return (email, password) if created else None
+
+
+def _logging_config() -> dict[str, Any]:
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["voke_esm"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 4410,
+) -> None:
+    """Apply migrations, make sure a SuperAdmin exists, and serve the HTTP API."""
+    settings = _settings()
+    _migrate(settings)
+    created = asyncio.run(_ensure_super_admin(settings))
+    if created:
+        email, password = created
+        typer.echo("")
+        typer.echo("  SuperAdmin created (the password is shown this once):")
+        typer.echo(f"    email:    {email}")
+        typer.echo(f"    password: {password}")
+        typer.echo("")
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    _step(f"API docs:   {base}/docs")
+    _step(f"Admin page: {base}/platform/voke-esm")
+    _step(f"ESM API URL returned to Voke: {settings.voke_esm_internal_url}")
+
+    from voke_esm.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        # The loopback guard judges the TCP peer; never let X-Forwarded-For rewrite it.
+        proxy_headers=False,
+        server_header=False,
+        log_config=_logging_config(),
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (serve does this too)."""
+    _migrate(_settings())
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="the SuperAdmin's email")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="at least 8 characters"
+        ),
+    ],
+) -> None:
+    """Create a SuperAdmin account."""
+    from pydantic import ValidationError
+
+    from voke_esm.auth import service as auth_service
+    from voke_esm.auth.models import Role
+    from voke_esm.auth.schemas import UserCreate
+    from voke_esm.db import create_engine, create_sessionmaker, session_scope
+    from voke_esm.errors import AppError
+
+    settings = _settings()
+    try:
+        user = UserCreate(email=email, password=password, role=Role.SUPER_ADMIN)
+    except ValidationError as exc:
+        problems = "; ".join(f"{error['loc'][-1]}: {error['msg']}" for error in exc.errors())
+        typer.echo(f"voke-esm: {problems}", err=True)
+        raise typer.Exit(2) from None
+    _migrate(settings)
+
+    async def create() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with session_scope(create_sessionmaker(engine)) as session:
+                await auth_service.create_user(
+                    session,
+                    email=user.email,
+                    password=user.password,
+                    role=Role.SUPER_ADMIN,
+                    org_id=None,
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(create())
+    except AppError as exc:
+        typer.echo(f"voke-esm: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    _step(f"SuperAdmin {user.email} created")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,231 @@
+"""One error type per failure, each pinned to a contract code and status (CONTRACT §2).
+
+`install_error_handlers` is the single place that turns anything raised into the envelope
+`{code, details, error, message, statusCode}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from voke_esm.schemas import ErrorEnvelope, FieldError
+
+logger = logging.getLogger("voke_esm")
+
+
+class AppError(Exception):
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+    def envelope(self) -> dict[str, Any]:
+        return error_envelope(self.status, self.code, self.message, self.details)
+
+
+class InvalidUuid(AppError):
+    code, status, default_message = "INVALID_UUID", 400, "Invalid UUID"
+
+
+class ValidationFailed(AppError):
+    code, status, default_message = "VALIDATION_ERROR", 400, "Validation error"
+
+    def __init__(self, errors: Sequence[FieldError], message: str | None = None) -> None:
+        super().__init__(message, details={"errors": [dict(error) for error in errors]})
+
+
+class Unauthorized(AppError):
+    code, status, default_message = "UNAUTHORIZED", 401, "Authentication required"
+
+
+class InvalidClient(AppError):
+    code, status, default_message = "INVALID_CLIENT", 401, "Invalid client credentials"
+
+
+class Forbidden(AppError):
+    code, status, default_message = "FORBIDDEN", 403, "SuperAdmin role required"
+
+
+class LoopbackOnly(AppError):
+    code, status, default_message = (
+        "LOOPBACK_ONLY",
+        403,
+        "Trading endpoints accept loopback peers only",
+    )
+
+
+class NotFound(AppError):
+    code, status, default_message = "NOT_FOUND", 404, "Not found"
+
+
+class MethodNotAllowed(AppError):
+    code, status, default_message = "METHOD_NOT_ALLOWED", 405, "Method not allowed"
+
+
+class Conflict(AppError):
+    code, status, default_message = "CONFLICT", 409, "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    code, status, default_message = "PAYLOAD_TOO_LARGE", 413, "Request body exceeds 1 MiB"
+
+
+class RateLimited(AppError):
+    code, status, default_message = "RATE_LIMITED", 429, "Too many requests"
+
+    def __init__(self, retry_after_s: float, message: str | None = None) -> None:
+        seconds = max(1, math.ceil(retry_after_s))
+        super().__init__(
+            message or f"Rate limit exceeded; retry in {seconds} s",
+            details={"retryAfter": seconds},
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+class ServiceUnavailable(AppError):
+    code, status, default_message = "SERVICE_UNAVAILABLE", 503, "Database unavailable"
+
+
+class InternalError(AppError):
+    pass
+
+
+def error_envelope(
+    status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "details": dict(details or {}),
+        "error": HTTPStatus(status).phrase,
+        "message": message,
+        "statusCode": status,
+    }
+
+
+def error_response(exc: AppError) -> JSONResponse:
+    return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers or None)
+
+
+def json_path(location: Iterable[int | str]) -> str:
+    """('body', 'timeConfigs', 1, 'socMin') -> 'timeConfigs[1].socMin'."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+_REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
+
+
+def _field_errors(exc: RequestValidationError) -> tuple[list[FieldError], bool]:
+    errors: list[FieldError] = []
+    bad_uuid = False
+    for error in exc.errors():
+        location = list(error.get("loc", ()))
+        part = location[0] if location else None
+        if location and part in _REQUEST_PARTS:
+            location = location[1:]
+        # Pydantic puts the union member's type name in the location of a failed union branch.
+        location = [
+            p for p in location if not (isinstance(p, str) and p in {"int", "float", "str", "bool"})
+        ]
+        if part in {"path", "query"} and str(error.get("type", "")).startswith("uuid"):
+            bad_uuid = True
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            message = "Request body is not valid JSON"
+        errors.append({"field": json_path(location) or "body", "message": message})
+    return errors, bad_uuid
+
+
+def _problem_from(exc: Exception) -> AppError:
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        errors, bad_uuid = _field_errors(exc)
+        if bad_uuid:
+            return InvalidUuid(details={"errors": errors})
+        return ValidationFailed(errors)
+    if isinstance(exc, StarletteHTTPException):
+        headers = dict(exc.headers or {})
+        match exc.status_code:
+            case 404:
+                return NotFound("Route not found", headers=headers)
+            case 405:
+                return MethodNotAllowed(headers=headers)
+            case 413:
+                return PayloadTooLarge(headers=headers)
+            case 400:
+                return ValidationFailed([{"field": "body", "message": str(exc.detail)}])
+            case 401:
+                return Unauthorized(headers=headers)
+            case 403:
+                return Forbidden(headers=headers)
+        return InternalError(headers=headers)
+    if isinstance(
+        exc, (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError, OSError)
+    ):
+        return ServiceUnavailable()
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return ServiceUnavailable()
+    return InternalError()
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    problem = _problem_from(exc)
+    if isinstance(problem, ServiceUnavailable) and problem is not exc:
+        logger.error("database unavailable: %s", type(exc).__name__)
+    elif isinstance(problem, InternalError) and not isinstance(exc, StarletteHTTPException):
+        # The traceback goes to the log only; the body never carries it.
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(problem)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for exc_type in (AppError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(exc_type, _handle)
+
+
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the given error types, with an example envelope each."""
+    by_status: dict[int, list[type[AppError]]] = {}
+    documented: tuple[type[AppError], ...] = (*errors, InternalError)
+    for error in documented:
+        by_status.setdefault(error.status, []).append(error)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, group in sorted(by_status.items()):
+        examples = {
+            error.code: {"value": error_envelope(error.status, error.code, error.default_message)}
+            for error in group
+        }
+        responses[status] = {
+            "model": ErrorEnvelope,
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"examples": examples}},
+        }
+    return responses

@@ -1,0 +1,98 @@
+"""The trading endpoints' guards: the seed's LoopbackOnlyGuard, the client token, the rate limit."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from voke_esm.deps import KeyringDep, LimiterDep, SessionDep, SettingsDep
+from voke_esm.errors import LoopbackOnly, Unauthorized, error_response
+from voke_esm.esm import repository
+from voke_esm.esm.models import SandboxClient
+from voke_esm.security import TRADING_ISSUER, TokenError
+
+TRADING_PREFIX = "/api/v1/voke-esm/trading"
+_LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.0/104
+    if isinstance(address, ipaddress.IPv4Address):
+        return address in _LOOPBACK_V4
+    return address == ipaddress.IPv6Address("::1")
+
+
+class LoopbackOnlyGuard:
+    """Refuses trading calls from non-loopback peers before anything else runs (CONTRACT §6).
+
+    It reads the TCP peer from the ASGI scope and never a header: `serve` runs uvicorn with
+    proxy headers off, so X-Forwarded-For cannot rewrite the peer either.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_trading_path(scope["path"]):
+            peer = scope.get("client")
+            if not is_loopback(peer[0] if peer else None):
+                await error_response(LoopbackOnly())(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _is_trading_path(path: str) -> bool:
+    return path == TRADING_PREFIX or path.startswith(TRADING_PREFIX + "/")
+
+
+trading_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="TradingToken",
+    description="trading JWT from POST /api/v1/voke-esm/trading/token",
+)
+
+
+async def trading_client(
+    session: SessionDep,
+    keyring: KeyringDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(trading_bearer)],
+) -> SandboxClient:
+    """The client a trading token (`iss: voke-esm`) stands for, if its credentials still live."""
+    if credentials is None:
+        raise Unauthorized()
+    try:
+        claims = keyring.decode_token(credentials.credentials, issuer=TRADING_ISSUER)
+    except TokenError:
+        raise Unauthorized("Invalid or expired token") from None
+    # Revoked or rotated credentials kill their tokens at once: the client row is gone.
+    client = await repository.get_client(session, claims["sub"])
+    if client is None:
+        raise Unauthorized("Invalid or expired token")
+    return client
+
+
+def rate_limited(endpoint: str) -> object:
+    """A dependency that counts one call of `endpoint` for the token's client."""
+
+    async def dependency(
+        client: Annotated[SandboxClient, Depends(trading_client)],
+        limiter: LimiterDep,
+        settings: SettingsDep,
+    ) -> SandboxClient:
+        await limiter.hit(
+            limiter.parse(settings.voke_esm_rate_limit), "trading", endpoint, client.client_id
+        )
+        return client
+
+    return Depends(dependency)

@@ -1,0 +1,210 @@
+"""The seed's trading endpoints that Voke's EsmClientService calls (loopback, rate limited)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, TypeVar
+from urllib.parse import unquote_plus
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from voke_esm.deps import KeyringDep, LimiterDep, SessionDep, SettingsDep
+from voke_esm.errors import (
+    InvalidClient,
+    LoopbackOnly,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+    error_responses,
+    json_path,
+)
+from voke_esm.esm.models import SandboxClient
+from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.esm.trading import service as trading_service
+from voke_esm.esm.trading.deps import rate_limited
+from voke_esm.esm.trading.schemas import (
+    ConfigUpdateRead,
+    ConfigUpdateRequest,
+    OAuth2TokenForm,
+    OAuth2TokenRead,
+    PlantConfigRead,
+    TokenRead,
+    TokenRequest,
+    TradingPlantRead,
+)
+
+router = APIRouter(
+    prefix="/api/v1/voke-esm/trading",
+    tags=["Voke ESM (Trading)"],
+    responses=error_responses(LoopbackOnly, RateLimited),
+)
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_FORM = "application/x-www-form-urlencoded"
+_TOKEN_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": TokenRequest.model_json_schema(),
+                "example": {"clientId": "vesm-0123456789abcdef01234567", "clientSecret": "…"},
+            },
+            _FORM: {"schema": OAuth2TokenForm.model_json_schema()},
+        },
+    }
+}
+
+
+def _validated(model: type[_Model], data: Any) -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            [
+                {"field": json_path(error["loc"]) or "body", "message": error["msg"]}
+                for error in exc.errors()
+            ]
+        ) from None
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, separator, client_secret = (
+            base64.b64decode(encoded, validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient() from None
+    if not separator:
+        raise InvalidClient()
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    return unquote_plus(client_id), unquote_plus(client_secret)
+
+
+@router.post(
+    "/token",
+    # JSON in, the seed's names out; the OAuth2 form in, OAuth2's names out.
+    response_model=TokenRead | OAuth2TokenRead,
+    responses=error_responses(ValidationFailed, InvalidClient),
+    openapi_extra=_TOKEN_BODY_DOC,
+)
+async def exchange_token(
+    request: Request,
+    session: SessionDep,
+    keyring: KeyringDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+) -> Any:
+    """OAuth2 client-credentials exchange: the seed's JSON body or the standard OAuth2 form."""
+    is_form = request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM
+    if is_form:
+        form = await request.form()
+        fields: dict[str, Any] = {
+            key: value for key, value in form.items() if isinstance(value, str)
+        }
+        basic = _basic_credentials(request)
+        if basic is not None:
+            fields["client_id"], fields["client_secret"] = basic
+        oauth = _validated(OAuth2TokenForm, fields)
+        client_id, client_secret = oauth.client_id, oauth.client_secret
+    else:
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise ValidationFailed(
+                [{"field": "body", "message": "Request body is not valid JSON"}]
+            ) from None
+        body = _validated(TokenRequest, payload)
+        client_id, client_secret = body.clientId, body.clientSecret
+
+    # Failed exchanges count too: this is what makes guessing secrets slow.
+    await limiter.hit(limiter.parse(settings.voke_esm_rate_limit), "trading", "token", client_id)
+    issued = await trading_service.exchange_token(
+        session,
+        keyring,
+        client_id=client_id,
+        client_secret=client_secret,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+    if is_form:
+        return JSONResponse(
+            {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+            }
+        )
+    return TokenRead(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.get(
+    "/plant/list", response_model=list[TradingPlantRead], responses=error_responses(Unauthorized)
+)
+async def list_plants(
+    client: Annotated[SandboxClient, rate_limited("plant/list")], session: SessionDep
+) -> list[TradingPlantRead]:
+    """All fake plants of the authenticated client."""
+    plants = await trading_service.list_plants(session, client)
+    return [
+        TradingPlantRead(
+            plant_id=plant.external_plant_id,
+            name=plant.name,
+            descr=plant.description,
+            fve_peak_power_kwp=plant.fve_peak_power_kwp,
+            capacity_kwh=plant.capacity_kwh,
+            esi_state=plant.esi_state,
+            config_enabled=plant.config_enabled,
+            plant_with_load=plant.plant_with_load,
+        )
+        for plant in plants
+    ]
+
+
+@router.get(
+    "/plant/config",
+    response_model=PlantConfigRead,
+    responses=error_responses(ValidationFailed, Unauthorized, NotFound),
+)
+async def get_plant_config(
+    client: Annotated[SandboxClient, rate_limited("plant/config")],
+    session: SessionDep,
+    plant_id: Annotated[
+        str, Query(alias="plantId", min_length=1, max_length=120, examples=["PLANT-001"])
+    ],
+) -> PlantConfigRead:
+    """The current time-config schedule of a plant."""
+    plant = await trading_service.get_plant(session, client, plant_id)
+    return PlantConfigRead(
+        plant_id=plant.external_plant_id,
+        version=plant.config_version,
+        config_enabled=plant.config_enabled,
+        esi_state=plant.esi_state,
+        time_configs=[TimeConfigBlock.model_validate(block) for block in plant.time_configs],
+    )
+
+
+@router.post(
+    "/plant/config/update",
+    response_model=ConfigUpdateRead,
+    responses=error_responses(ValidationFailed, Unauthorized, NotFound),
+)
+async def update_plant_config(
+    client: Annotated[SandboxClient, rate_limited("plant/config/update")],
+    body: ConfigUpdateRequest,
+    session: SessionDep,
+) -> Any:
+    """Push a new time-config schedule; `validateOnly: true` is a dry run."""
+    return await trading_service.update_config(
+        session,
+        client,
+        plant_id=body.plant_id,
+        config_update_req_code=body.config_update_req_code,
+        validate_only=body.validate_only,
+        time_configs=[block.as_json() for block in body.time_configs],
+    )

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.schemas import CamelModel, FieldErrorRead
+
+ResultCode = Literal["applied_ok", "cfg_accepted", "cfg_rejected"]
+
+
+class TokenRequest(BaseModel):
+    """The seed's JSON token exchange. Unknown fields are ignored, as a partner API would."""
+
+    clientId: StrictStr = Field(min_length=1, max_length=120)
+    clientSecret: StrictStr = Field(min_length=1, max_length=512)
+
+
+class OAuth2TokenForm(BaseModel):
+    grant_type: Literal["client_credentials"]
+    client_id: StrictStr = Field(min_length=1, max_length=120)
+    client_secret: StrictStr = Field(min_length=1, max_length=512)
+
+
+class TokenRead(CamelModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class OAuth2TokenRead(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class TradingPlantRead(CamelModel):
+    plant_id: str
+    name: str
+    descr: str | None
+    fve_peak_power_kwp: float
+    capacity_kwh: float
+    esi_state: str
+    config_enabled: bool
+    plant_with_load: bool
+    meters: list[Any] = Field(default_factory=list)
+
+
+class PlantConfigRead(CamelModel):
+    plant_id: str
+    version: int
+    config_enabled: bool
+    esi_state: str
+    time_configs: list[TimeConfigBlock]
+
+
+class ConfigUpdateRequest(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plantId": "PLANT-001",
+                    "configUpdateReqCode": "req-abc123",
+                    "validateOnly": False,
+                    "timeConfigs": [
+                        {
+                            "from": "00:00",
+                            "to": "23:59",
+                            "pBatMax": 50,
+                            "pBatMin": -50,
+                            "socMax": 90,
+                            "socMin": 20,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    plant_id: StrictStr = Field(min_length=1, max_length=120)
+    config_update_req_code: StrictStr = Field(
+        min_length=1,
+        max_length=255,
+        description="idempotency key: a repeat returns the first answer",
+    )
+    validate_only: StrictBool = False
+    # Over 96 blocks is a rule (cfg_rejected), not a shape error; the body limit bounds the list.
+    time_configs: list[TimeConfigBlock]
+
+
+class ConfigUpdateRead(CamelModel):
+    plant_id: str
+    config_update_req_code: str
+    result_code: ResultCode
+    version: int
+    errors: list[FieldErrorRead]

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voke_esm.orgs.models import Org, TradingPartnerConfig
+
+
+async def get(session: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False) -> Org | None:
+    if not for_update:
+        return await session.get(Org, org_id)
+    return await session.scalar(select(Org).where(Org.id == org_id).with_for_update())
+
+
+async def list_all(session: AsyncSession) -> Sequence[Org]:
+    return (await session.scalars(select(Org).order_by(Org.name, Org.id))).all()
+
+
+async def slugs_like(session: AsyncSession, base: str) -> set[str]:
+    rows = await session.scalars(select(Org.slug).where(Org.slug.startswith(base, autoescape=True)))
+    return set(rows)
+
+
+async def add(session: AsyncSession, org: Org) -> Org:
+    session.add(org)
+    await session.flush()
+    return org
+
+
+async def get_partner_config(
+    session: AsyncSession, org_id: uuid.UUID
+) -> TradingPartnerConfig | None:
+    return await session.get(TradingPartnerConfig, org_id)
+
+
+async def list_partner_configs_with_credentials(
+    session: AsyncSession,
+) -> Sequence[TradingPartnerConfig]:
+    query = select(TradingPartnerConfig).where(TradingPartnerConfig.esm_client_id.is_not(None))
+    return (await session.scalars(query)).all()
+
+
+async def save_partner_config(
+    session: AsyncSession, config: TradingPartnerConfig
+) -> TradingPartnerConfig:
+    session.add(config)
+    await session.flush()
+    return config

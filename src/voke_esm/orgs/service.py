@@ -1,0 +1,119 @@
+"""Organizations and their TradingPartnerConfig (CONTRACT §3)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voke_esm.errors import NotFound
+from voke_esm.orgs import repository
+from voke_esm.orgs.models import Org, TradingPartnerConfig
+from voke_esm.schemas import utc_now
+from voke_esm.security import Keyring
+
+_SLUG_MAX = 60
+
+
+class OrgNotFound(NotFound):
+    default_message = "Organization not found"
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerCredentials:
+    """Decrypted ESM credentials, for Voke's ESM client only; never logged or returned."""
+
+    client_id: str
+    client_secret: str
+    esm_api_url: str
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:_SLUG_MAX].strip("-")
+    return slug or "org"
+
+
+async def get_org(session: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False) -> Org:
+    org = await repository.get(session, org_id, for_update=for_update)
+    if org is None:
+        raise OrgNotFound()
+    return org
+
+
+async def list_orgs(session: AsyncSession) -> Sequence[Org]:
+    return await repository.list_all(session)
+
+
+async def create_org(session: AsyncSession, *, name: str) -> Org:
+    base = slugify(name)
+    for _attempt in range(5):
+        taken = await repository.slugs_like(session, base)
+        slug = base
+        suffix = 2
+        while slug in taken:
+            slug = f"{base}-{suffix}"
+            suffix += 1
+        try:
+            async with session.begin_nested():
+                return await repository.add(session, Org(name=name.strip() or name, slug=slug))
+        except IntegrityError:  # a concurrent create took the slug: look again
+            continue
+    raise RuntimeError("could not find a free organization slug")
+
+
+async def get_connections(session: AsyncSession, org_id: uuid.UUID) -> TradingPartnerConfig | None:
+    await get_org(session, org_id)
+    return await repository.get_partner_config(session, org_id)
+
+
+async def set_partner_credentials(
+    session: AsyncSession,
+    keyring: Keyring,
+    org_id: uuid.UUID,
+    *,
+    client_id: str,
+    client_secret: str,
+    esm_api_url: str,
+    at: datetime | None = None,
+) -> None:
+    config = await repository.get_partner_config(session, org_id) or TradingPartnerConfig(
+        org_id=org_id
+    )
+    config.esm_client_id = client_id
+    config.esm_client_secret_encrypted = keyring.encrypt(client_secret, context=_context(org_id))
+    config.esm_api_url = esm_api_url
+    config.credentials_set_at = at or utc_now()
+    await repository.save_partner_config(session, config)
+
+
+async def clear_partner_credentials(session: AsyncSession, org_id: uuid.UUID) -> None:
+    config = await repository.get_partner_config(session, org_id)
+    if config is None:
+        return
+    config.esm_client_id = None
+    config.esm_client_secret_encrypted = None
+    config.esm_api_url = None
+    config.credentials_set_at = None
+    await repository.save_partner_config(session, config)
+
+
+async def partner_credentials(
+    session: AsyncSession, keyring: Keyring, org_id: uuid.UUID
+) -> PartnerCredentials | None:
+    config = await repository.get_partner_config(session, org_id)
+    if config is None or not (
+        config.esm_client_id and config.esm_client_secret_encrypted and config.esm_api_url
+    ):
+        return None
+    secret = keyring.decrypt(config.esm_client_secret_encrypted, context=_context(org_id))
+    return PartnerCredentials(config.esm_client_id, secret, config.esm_api_url)
+
+
+def _context(org_id: uuid.UUID) -> str:
+    # Binding the ciphertext to its org means a secret copied to another row fails to decrypt.
+    return f"trading_partner_configs:{org_id}"
