@@ -27,7 +27,9 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
 
     voke_env: Environment = Environment.DEVELOPMENT
     var_dir: Path = Field(default=Path("var"), validation_alias="VOKE_VAR_DIR")

@@ -1,0 +1,168 @@
+"""Builders for the common steps of a test, each going through the HTTP API like a user would."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from voke_esm.auth import service as auth_service
+from voke_esm.db import session_scope
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+SEED_BLOCKS: list[dict[str, Any]] = [
+    {"from": "00:00", "to": "07:00", "pBatMax": 10, "pBatMin": -10, "socMax": 95, "socMin": 20},
+    {"from": "07:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 30},
+]
+WHOLE_DAY = [{"from": "00:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}]
+
+_counter = itertools.count(1)
+
+
+async def bootstrap_admin(app: FastAPI) -> None:
+    async with session_scope(app.state.sessionmaker) as session:
+        await auth_service.ensure_super_admin(session, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+
+
+def error_body(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The exact envelope of CONTRACT §2."""
+    from http import HTTPStatus
+
+    return {
+        "code": code,
+        "details": details or {},
+        "error": HTTPStatus(status).phrase,
+        "message": message,
+        "statusCode": status,
+    }
+
+
+@dataclass
+class EnabledOrg:
+    org: dict[str, Any]
+    client_id: str
+    client_secret: str
+    esm_api_url: str
+    default_plant_id: str  # the default sandbox plant's externalPlantId
+
+    @property
+    def id(self) -> str:
+        return str(self.org["id"])
+
+
+@dataclass
+class Api:
+    """An HTTP client signed in as a SuperAdmin."""
+
+    http: httpx.AsyncClient
+    token: str
+    headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    # Voke side ----------------------------------------------------------------------------------
+
+    async def create_org(self, name: str | None = None) -> dict[str, Any]:
+        response = await self.http.post(
+            "/api/v1/orgs", json={"name": name or f"Org {next(_counter)}"}, headers=self.headers
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def create_voke_plant(self, org_id: str, **fields: Any) -> dict[str, Any]:
+        body = {"name": f"Voke plant {next(_counter)}", **fields}
+        response = await self.http.post(f"/api/v1/orgs/{org_id}/plants", json=body, headers=self.headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    # Sandbox admin ------------------------------------------------------------------------------
+
+    async def enable(self, org_id: str) -> dict[str, Any]:
+        response = await self.http.post(
+            "/api/v1/voke-esm/admin/enable", params={"orgId": org_id}, headers=self.headers
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def disable(self, org_id: str) -> httpx.Response:
+        return await self.http.post(
+            "/api/v1/voke-esm/admin/disable", params={"orgId": org_id}, headers=self.headers
+        )
+
+    async def status(self, org_id: str) -> dict[str, Any]:
+        response = await self.http.get(
+            "/api/v1/voke-esm/admin/status", params={"orgId": org_id}, headers=self.headers
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def enabled_org(self, name: str | None = None) -> EnabledOrg:
+        org = await self.create_org(name)
+        credentials = await self.enable(org["id"])
+        plants = await self.sandbox_plants(client_id=credentials["clientId"])
+        assert len(plants) == 1, plants
+        return EnabledOrg(
+            org=org,
+            client_id=credentials["clientId"],
+            client_secret=credentials["clientSecret"],
+            esm_api_url=credentials["esmApiUrl"],
+            default_plant_id=plants[0]["externalPlantId"],
+        )
+
+    async def sandbox_plants(self, **params: Any) -> list[dict[str, Any]]:
+        response = await self.http.get("/api/v1/voke-esm/admin/plants", params=params, headers=self.headers)
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+    async def post_sandbox_plant(self, body: dict[str, Any]) -> httpx.Response:
+        return await self.http.post("/api/v1/voke-esm/admin/plants", json=body, headers=self.headers)
+
+    async def create_sandbox_plant(self, client_id: str, **fields: Any) -> dict[str, Any]:
+        number = next(_counter)
+        body = {"clientId": client_id, "externalPlantId": f"PLANT-{number:04d}", "name": f"Site {number}", **fields}
+        response = await self.post_sandbox_plant(body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    # Trading ------------------------------------------------------------------------------------
+
+    async def trading_token(self, client_id: str, client_secret: str) -> str:
+        response = await self.http.post(
+            "/api/v1/voke-esm/trading/token", json={"clientId": client_id, "clientSecret": client_secret}
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["accessToken"])
+
+    async def update_config(
+        self,
+        trading_token: str,
+        plant_id: str,
+        time_configs: list[dict[str, Any]],
+        *,
+        code: str | None = None,
+        validate_only: bool = False,
+    ) -> httpx.Response:
+        body = {
+            "plantId": plant_id,
+            "configUpdateReqCode": code or f"req-{next(_counter)}",
+            "validateOnly": validate_only,
+            "timeConfigs": time_configs,
+        }
+        return await self.http.post(
+            "/api/v1/voke-esm/trading/plant/config/update",
+            json=body,
+            headers={"Authorization": f"Bearer {trading_token}"},
+        )
+
+    async def plant_config(self, trading_token: str, plant_id: str) -> httpx.Response:
+        return await self.http.get(
+            "/api/v1/voke-esm/trading/plant/config",
+            params={"plantId": plant_id},
+            headers={"Authorization": f"Bearer {trading_token}"},
+        )
