@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +17,7 @@ from voke_esm.auth.router import auth_router, users_router
 from voke_esm.body_limit import BodySizeLimit
 from voke_esm.config import Settings
 from voke_esm.db import create_engine, create_sessionmaker
+from voke_esm.deps import reject_unstorable_text
 from voke_esm.errors import ServiceUnavailable, error_responses, install_error_handlers
 from voke_esm.esm.admin.router import router as esm_admin_router
 from voke_esm.esm.trading.deps import LoopbackOnlyGuard
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        dependencies=[Depends(reject_unstorable_text)],
     )
     app.state.settings = settings
     app.state.keyring = Keyring.from_settings(settings)

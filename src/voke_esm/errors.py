@@ -15,7 +15,13 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -187,11 +193,11 @@ def _problem_from(exc: Exception) -> AppError:
             case 403:
                 return Forbidden(headers=headers)
         return InternalError(headers=headers)
-    if isinstance(
-        exc, (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError, OSError)
-    ):
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError)):
         return ServiceUnavailable()
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return ServiceUnavailable()
+    if isinstance(exc, OSError):  # refused or reset connections, timeouts (TimeoutError is one)
         return ServiceUnavailable()
     return InternalError()
 
@@ -200,14 +206,19 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     problem = _problem_from(exc)
     if isinstance(problem, ServiceUnavailable) and problem is not exc:
         logger.error("database unavailable: %s", type(exc).__name__)
-    elif isinstance(problem, InternalError) and not isinstance(exc, StarletteHTTPException):
+    elif isinstance(problem, InternalError) and not isinstance(
+        exc, (StarletteHTTPException, AppError)
+    ):
         # The traceback goes to the log only; the body never carries it.
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(problem)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for exc_type in (AppError, RequestValidationError, StarletteHTTPException, Exception):
+    # Database and network failures are handled inside the app like any AppError; only the
+    # `Exception` fallback goes to Starlette's outermost middleware, which also logs the traceback.
+    handled = (AppError, RequestValidationError, StarletteHTTPException, SQLAlchemyError, OSError)
+    for exc_type in (*handled, Exception):
         app.add_exception_handler(exc_type, _handle)
 
 

@@ -101,7 +101,7 @@ async def list_plants(
     session: SessionDep,
     client_id: Annotated[str | None, Query(alias="clientId", min_length=1, max_length=120)] = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
 ) -> list[SandboxPlantRead]:
     """List all plants (optionally of one `clientId`, a page at a time)."""
     plants = await admin_service.list_plants(

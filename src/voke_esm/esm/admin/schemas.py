@@ -18,12 +18,39 @@ SEED_EXAMPLE_BLOCKS = [
 
 
 class EnableRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "clientId": "vesm-3f9a1c0b7d2e4a6f8b1c2d3e",
+                    "clientSecret": "q8Zr0m2bWk5yH1tXvC9nL4pA7sD3fG6jK0eR2uI5oP8",
+                    "esmApiUrl": "http://127.0.0.1:4410/api/v1/voke-esm",
+                }
+            ]
+        }
+    )
+
     client_id: str
     client_secret: str = Field(description="shown once; store it now")
     esm_api_url: str
 
 
 class StatusRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "Voke ESM is enabled for Acme",
+                    "enabled": True,
+                    "clientId": "vesm-3f9a1c0b7d2e4a6f8b1c2d3e",
+                    "esmApiUrl": "http://127.0.0.1:4410/api/v1/voke-esm",
+                    "plantCount": 1,
+                    "enabledAt": "2019-08-24T14:15:22Z",
+                }
+            ]
+        }
+    )
+
     message: str
     enabled: bool
     client_id: str | None
@@ -82,6 +109,28 @@ class SandboxPlantUpdate(StrictBody):
 
 class SandboxPlantRead(CamelModel):
     """The seed's plant entity, field for field."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                    "clientId": "acme-client-id",
+                    "externalPlantId": "PLANT-001",
+                    "name": "Acme Site A",
+                    "description": "Battery storage + PV",
+                    "fvePeakPowerKwp": 120.0,
+                    "capacityKwh": 200.0,
+                    "configEnabled": True,
+                    "plantWithLoad": True,
+                    "esiState": "PLC_READY",
+                    "timeConfigs": cast(Any, SEED_EXAMPLE_BLOCKS),
+                    "createdAt": "2019-08-24T14:15:22Z",
+                    "updatedAt": "2019-08-24T14:15:22Z",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     client_id: str

@@ -24,6 +24,18 @@ class OAuth2TokenForm(BaseModel):
 
 
 class TokenRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accessToken": "<JWT signed with iss: 'voke-esm'>",
+                    "tokenType": "Bearer",
+                    "expiresIn": 3600,
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
@@ -36,6 +48,24 @@ class OAuth2TokenRead(BaseModel):
 
 
 class TradingPlantRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plantId": "PLANT-001",
+                    "name": "Acme Site A",
+                    "descr": "Battery storage + PV",
+                    "fvePeakPowerKwp": 120.0,
+                    "capacityKwh": 200.0,
+                    "esiState": "PLC_READY",
+                    "configEnabled": True,
+                    "plantWithLoad": True,
+                    "meters": [],
+                }
+            ]
+        }
+    )
+
     plant_id: str
     name: str
     descr: str | None
@@ -48,6 +78,37 @@ class TradingPlantRead(CamelModel):
 
 
 class PlantConfigRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plantId": "PLANT-001",
+                    "version": 1,
+                    "configEnabled": True,
+                    "esiState": "PLC_READY",
+                    "timeConfigs": [
+                        {
+                            "from": "00:00",
+                            "to": "07:00",
+                            "pBatMax": 10,
+                            "pBatMin": -10,
+                            "socMax": 95,
+                            "socMin": 20,
+                        },
+                        {
+                            "from": "07:00",
+                            "to": "23:59",
+                            "pBatMax": 50,
+                            "pBatMin": -50,
+                            "socMax": 90,
+                            "socMin": 30,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     plant_id: str
     version: int
     config_enabled: bool
@@ -90,6 +151,29 @@ class ConfigUpdateRequest(CamelModel):
 
 
 class ConfigUpdateRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plantId": "PLANT-001",
+                    "configUpdateReqCode": "req-abc123",
+                    "resultCode": "applied_ok",
+                    "version": 2,
+                    "errors": [],
+                },
+                {
+                    "plantId": "PLANT-001",
+                    "configUpdateReqCode": "req-abc124",
+                    "resultCode": "cfg_rejected",
+                    "version": 2,
+                    "errors": [
+                        {"field": "timeConfigs[0].socMin", "message": "must not exceed socMax"}
+                    ],
+                },
+            ]
+        }
+    )
+
     plant_id: str
     config_update_req_code: str
     result_code: ResultCode
