@@ -52,6 +52,7 @@ async def list_plants(
     session: AsyncSession,
     *,
     client_id: str | None = None,
+    org_id: uuid.UUID | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> Sequence[SandboxPlant]:
@@ -63,6 +64,8 @@ async def list_plants(
     )
     if client_id is not None:
         query = query.where(SandboxPlant.client_id == client_id)
+    if org_id is not None:
+        query = query.where(SandboxPlant.org_id == org_id)
     return (await session.scalars(query)).all()
 
 

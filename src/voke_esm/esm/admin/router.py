@@ -100,12 +100,15 @@ async def list_plants(
     _: SuperAdmin,
     session: SessionDep,
     client_id: Annotated[str | None, Query(alias="clientId", min_length=1, max_length=120)] = None,
+    org_id: Annotated[
+        uuid.UUID | None, Query(alias="orgId", description="an org's plants, kept ones included")
+    ] = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     offset: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
 ) -> list[SandboxPlantRead]:
     """List all plants (optionally of one `clientId`, a page at a time)."""
     plants = await admin_service.list_plants(
-        session, client_id=client_id, limit=limit, offset=offset
+        session, client_id=client_id, org_id=org_id, limit=limit, offset=offset
     )
     return [SandboxPlantRead.model_validate(plant) for plant in plants]
 

@@ -116,9 +116,16 @@ def _default_plant(org: Org, client_id: str) -> SandboxPlant:
 
 
 async def list_plants(
-    session: AsyncSession, *, client_id: str | None, limit: int | None, offset: int
+    session: AsyncSession,
+    *,
+    client_id: str | None,
+    org_id: uuid.UUID | None = None,
+    limit: int | None,
+    offset: int,
 ) -> Sequence[SandboxPlant]:
-    return await repository.list_plants(session, client_id=client_id, limit=limit, offset=offset)
+    return await repository.list_plants(
+        session, client_id=client_id, org_id=org_id, limit=limit, offset=offset
+    )
 
 
 async def get_plant(
