@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -20,6 +21,9 @@ from voke_esm.db import create_engine, create_sessionmaker
 from voke_esm.deps import reject_unstorable_text
 from voke_esm.errors import ServiceUnavailable, error_responses, install_error_handlers
 from voke_esm.esm.admin.router import router as esm_admin_router
+from voke_esm.esm.client.periodic import sync_every
+from voke_esm.esm.client.router import router as esm_client_router
+from voke_esm.esm.client.service import EsmClientService
 from voke_esm.esm.trading.deps import LoopbackOnlyGuard
 from voke_esm.esm.trading.router import router as esm_trading_router
 from voke_esm.orgs.router import router as orgs_router
@@ -27,6 +31,7 @@ from voke_esm.plants.router import router as plants_router
 from voke_esm.ratelimit import RateLimiter
 from voke_esm.schemas import MessageRead
 from voke_esm.security import Keyring
+from voke_esm.ui.router import install_ui
 
 DESCRIPTION = """\
 A stand-in for an energy-storage partner's ESM system: enable the sandbox for an organization,
@@ -43,8 +48,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+        background: list[asyncio.Task[None]] = []
+        if settings.trading_sync_interval_s > 0:
+            background.append(
+                asyncio.create_task(
+                    sync_every(
+                        settings.trading_sync_interval_s,
+                        app.state.sessionmaker,
+                        app.state.keyring,
+                        app.state.esm_clients,
+                    ),
+                    name="periodic trading sync",
+                )
+            )
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await app.state.esm_clients.aclose()
+            await engine.dispose()
 
     app = FastAPI(
         title="Voke ESM Sandbox",
@@ -61,10 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
+    app.state.esm_clients = EsmClientService()
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (auth_router, users_router, orgs_router, plants_router):
+    for router in (auth_router, users_router, orgs_router, plants_router, esm_client_router):
         app.include_router(router)
     if settings.esm_module_enabled:
         # Off (production without VOKE_ESM_ENABLED=true), every /api/v1/voke-esm path is a 404.
@@ -72,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(esm_trading_router)
         # Added last, so outermost: the peer is checked before any body or token is read.
         app.add_middleware(LoopbackOnlyGuard)
+        install_ui(app)
 
     _add_probes(app)
     _add_offline_docs(app)

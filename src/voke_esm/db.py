@@ -151,3 +151,9 @@ async def session_scope(
         except BaseException:
             await session.rollback()
             raise
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End the request's transaction now, before slow outbound work, so that its connection goes
+    back to the pool (on SQLite the pool has one, and the ESM being called may be this process)."""
+    await session.commit()

@@ -33,4 +33,6 @@ class TradingPartnerConfig(Base):
     esm_client_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     esm_api_url: Mapped[str | None] = mapped_column(String(2048))
     credentials_set_at: Mapped[datetime | None]
+    # While a trading sync of the org runs, on any instance; expires by itself if that one dies.
+    sync_lease_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

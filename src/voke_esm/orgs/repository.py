@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.orgs.models import Org, TradingPartnerConfig
@@ -49,3 +50,30 @@ async def save_partner_config(
     session.add(config)
     await session.flush()
     return config
+
+
+async def acquire_sync_lease(
+    session: AsyncSession, org_id: uuid.UUID, *, now: datetime, until: datetime
+) -> bool:
+    result = await session.execute(
+        update(TradingPartnerConfig)
+        .where(
+            TradingPartnerConfig.org_id == org_id,
+            or_(
+                TradingPartnerConfig.sync_lease_until.is_(None),
+                TradingPartnerConfig.sync_lease_until < now,
+            ),
+        )
+        .values(sync_lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release_sync_lease(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await session.execute(
+        update(TradingPartnerConfig)
+        .where(TradingPartnerConfig.org_id == org_id)
+        .values(sync_lease_until=None)
+        .execution_options(synchronize_session=False)
+    )

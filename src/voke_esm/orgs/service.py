@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,3 +117,21 @@ async def partner_credentials(
 def _context(org_id: uuid.UUID) -> str:
     # Binding the ciphertext to its org means a secret copied to another row fails to decrypt.
     return f"trading_partner_configs:{org_id}"
+
+
+async def orgs_with_credentials(session: AsyncSession) -> list[uuid.UUID]:
+    return [
+        config.org_id for config in await repository.list_partner_configs_with_credentials(session)
+    ]
+
+
+async def acquire_sync_lease(session: AsyncSession, org_id: uuid.UUID, *, seconds: float) -> bool:
+    """Claim the org's trading sync; False while another sync of it runs (on any instance)."""
+    now = utc_now()
+    return await repository.acquire_sync_lease(
+        session, org_id, now=now, until=now + timedelta(seconds=seconds)
+    )
+
+
+async def release_sync_lease(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await repository.release_sync_lease(session, org_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -64,3 +65,28 @@ async def update_plant(
 
 async def delete_plant(session: AsyncSession, org_id: uuid.UUID, plant_id: uuid.UUID) -> None:
     await repository.delete(session, await get_plant(session, org_id, plant_id))
+
+
+async def linked_plants(session: AsyncSession, org_id: uuid.UUID) -> Sequence[Plant]:
+    """The org's plants wired to an ESM plant by `externalPlantId`."""
+    return await repository.list_linked(session, org_id)
+
+
+async def store_esm_config(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    plant_id: uuid.UUID,
+    *,
+    time_configs: list[dict[str, Any]],
+    version: int,
+    at: datetime,
+) -> Plant | None:
+    """Keep the ESM's schedule on the Voke plant; None if the plant went away meanwhile."""
+    plant = await repository.get(session, org_id, plant_id)
+    if plant is None:
+        return None
+    plant.time_configs = time_configs
+    plant.config_version = version
+    plant.synced_at = at
+    await repository.flush(session)
+    return plant

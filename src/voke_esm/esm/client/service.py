@@ -1,0 +1,241 @@
+"""Voke's trading sync and schedule push (CONTRACT §7), over `EsmClient` only.
+
+Outbound HTTP never runs inside a database transaction: each step opens a short session of its
+own. On SQLite the pool holds a single connection, and the ESM being called may be this very
+process, so a transaction held across a call would wait on itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voke_esm.db import session_scope
+from voke_esm.errors import AppError, Conflict, ValidationFailed
+from voke_esm.esm.client.http import (
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUTS,
+    EsmClient,
+    EsmError,
+    RetryPolicy,
+    Timeouts,
+)
+from voke_esm.esm.client.schemas import ConfigUpdateAnswer
+from voke_esm.esm.time_configs import check_time_configs
+from voke_esm.orgs import service as orgs_service
+from voke_esm.orgs.service import PartnerCredentials
+from voke_esm.plants import service as plants_service
+from voke_esm.schemas import FieldError, utc_now
+from voke_esm.security import Keyring
+
+logger = logging.getLogger("voke_esm")
+
+SYNC_LEASE_SECONDS = 600.0
+
+
+class EsmCallFailed(AppError):
+    code, status, default_message = "ESM_UNAVAILABLE", 502, "The partner ESM call failed"
+
+
+class NoEsmCredentials(Conflict):
+    default_message = "The organization has no ESM credentials: enable Voke ESM for it first"
+
+
+class SyncAlreadyRunning(Conflict):
+    default_message = "A trading sync of this organization is already running"
+
+
+class PlantNotLinked(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(
+            [{"field": "externalPlantId", "message": "the plant is not linked to an ESM plant"}],
+            "The plant has no externalPlantId",
+        )
+
+
+class EsmClientService:
+    """One `EsmClient` per set of credentials, kept so that tokens and connections are reused.
+
+    New credentials (a rotation) get a new client; the old one is closed.
+    """
+
+    def __init__(
+        self, *, timeouts: Timeouts = DEFAULT_TIMEOUTS, retry: RetryPolicy = DEFAULT_RETRY
+    ) -> None:
+        self._timeouts = timeouts
+        self._retry = retry
+        self._clients: dict[uuid.UUID, tuple[str, EsmClient]] = {}
+
+    def client_for(self, org_id: uuid.UUID, credentials: PartnerCredentials) -> EsmClient:
+        fingerprint = hashlib.sha256(
+            "\n".join(
+                (credentials.esm_api_url, credentials.client_id, credentials.client_secret)
+            ).encode()
+        ).hexdigest()
+        cached = self._clients.get(org_id)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        if cached is not None:
+            asyncio.get_running_loop().create_task(cached[1].aclose())
+        client = EsmClient(
+            credentials.esm_api_url,
+            credentials.client_id,
+            credentials.client_secret,
+            timeouts=self._timeouts,
+            retry=self._retry,
+        )
+        self._clients[org_id] = (fingerprint, client)
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for _, client in clients.values():
+            await client.aclose()
+
+
+@dataclass
+class SyncReport:
+    plants_listed: int = 0
+    plants_linked: int = 0
+    configs_stored: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _credentials(
+    sessionmaker: async_sessionmaker[AsyncSession], keyring: Keyring, org_id: uuid.UUID
+) -> PartnerCredentials:
+    async with session_scope(sessionmaker) as session:
+        await orgs_service.get_org(session, org_id)
+        credentials = await orgs_service.partner_credentials(session, keyring, org_id)
+    if credentials is None:
+        raise NoEsmCredentials()
+    return credentials
+
+
+async def sync_org(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    clients: EsmClientService,
+    org_id: uuid.UUID,
+) -> SyncReport:
+    """Token, plant list, then the config of each linked plant, stored on the Voke plant.
+
+    One plant's failure goes into `errors` and the others carry on. A lease in the database
+    keeps two syncs of one org from running at once, across instances too.
+    """
+    credentials = await _credentials(sessionmaker, keyring, org_id)
+    async with session_scope(sessionmaker) as session:
+        if not await orgs_service.acquire_sync_lease(session, org_id, seconds=SYNC_LEASE_SECONDS):
+            raise SyncAlreadyRunning()
+    try:
+        return await _sync(sessionmaker, clients.client_for(org_id, credentials), org_id)
+    finally:
+        async with session_scope(sessionmaker) as session:
+            await orgs_service.release_sync_lease(session, org_id)
+
+
+async def _sync(
+    sessionmaker: async_sessionmaker[AsyncSession], client: EsmClient, org_id: uuid.UUID
+) -> SyncReport:
+    report = SyncReport()
+    try:
+        listed = await client.list_plants()
+    except EsmError as exc:
+        raise EsmCallFailed(f"Listing the ESM's plants failed: {exc}") from None
+    report.plants_listed = len(listed)
+    listed_ids = {plant.plant_id for plant in listed}
+
+    async with session_scope(sessionmaker) as session:
+        linked = [
+            (plant.id, plant.external_plant_id)
+            for plant in await plants_service.linked_plants(session, org_id)
+            if plant.external_plant_id in listed_ids
+        ]
+    report.plants_linked = len(linked)
+
+    fetched: list[tuple[uuid.UUID, list[dict[str, Any]], int]] = []
+    for plant_id, external_plant_id in linked:
+        assert external_plant_id is not None
+        try:
+            config = await client.get_config(external_plant_id)
+        except EsmError as exc:
+            report.errors.append(
+                {"plantId": plant_id, "externalPlantId": external_plant_id, "message": str(exc)}
+            )
+            continue
+        fetched.append(
+            (plant_id, [block.as_json() for block in config.time_configs], config.version)
+        )
+
+    synced_at = utc_now()
+    async with session_scope(sessionmaker) as session:
+        for plant_id, time_configs, version in fetched:
+            stored = await plants_service.store_esm_config(
+                session, org_id, plant_id, time_configs=time_configs, version=version, at=synced_at
+            )
+            report.configs_stored += stored is not None
+    logger.info(
+        "trading sync of org %s: %d listed, %d linked, %d stored, %d errors",
+        org_id,
+        report.plants_listed,
+        report.plants_linked,
+        report.configs_stored,
+        len(report.errors),
+    )
+    return report
+
+
+async def push_time_configs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    clients: EsmClientService,
+    org_id: uuid.UUID,
+    plant_id: uuid.UUID,
+    *,
+    time_configs: Sequence[dict[str, Any]],
+    validate_only: bool,
+) -> ConfigUpdateAnswer:
+    """Send a schedule to the ESM's config/update; keep it on the Voke plant once applied."""
+    errors: list[FieldError] = check_time_configs(time_configs)
+    if errors:  # refused before any call
+        raise ValidationFailed(errors)
+    async with session_scope(sessionmaker) as session:
+        plant = await plants_service.get_plant(session, org_id, plant_id)
+        external_plant_id = plant.external_plant_id
+    if external_plant_id is None:
+        raise PlantNotLinked()
+    credentials = await _credentials(sessionmaker, keyring, org_id)
+    client = clients.client_for(org_id, credentials)
+    try:
+        # One fresh code per push; the client's retries resend it, so it is never applied twice.
+        answer = await client.update_config(
+            external_plant_id,
+            time_configs,
+            validate_only=validate_only,
+            config_update_req_code=f"voke-{uuid.uuid4()}",
+        )
+    except EsmError as exc:
+        raise EsmCallFailed(f"The ESM config update failed: {exc}") from None
+    if answer.result_code == "cfg_rejected":
+        raise ValidationFailed(
+            [{"field": error.field, "message": error.message} for error in answer.errors],
+            "The ESM rejected the schedule",
+        )
+    if answer.result_code == "applied_ok":
+        async with session_scope(sessionmaker) as session:
+            await plants_service.store_esm_config(
+                session,
+                org_id,
+                plant_id,
+                time_configs=list(time_configs),
+                version=answer.version,
+                at=utc_now(),
+            )
+    return answer

@@ -1,0 +1,1 @@
+"""The admin page at /platform/voke-esm (CONTRACT §10): static HTML, CSS and JS modules."""
