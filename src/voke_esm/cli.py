@@ -6,6 +6,7 @@ import asyncio
 import copy
 import secrets
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -164,6 +165,34 @@ def create_admin(
         typer.echo(f"voke-esm: {exc.message}", err=True)
         raise typer.Exit(1) from None
     _step(f"SuperAdmin {user.email} created")
+
+
+@app.command()
+def smoke(
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="a running service, e.g. http://127.0.0.1:4410; default: start one"),
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(envvar="VOKE_ADMIN_EMAIL", help="a SuperAdmin's email")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="VOKE_ADMIN_PASSWORD", help="that SuperAdmin's password")
+    ] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(help="the running service's log, to check the applied-config line"),
+    ] = None,
+) -> None:
+    """Run the seed's end-to-end smoke test, printing each step."""
+    from voke_esm import smoke as smoke_test
+
+    typer.echo("Voke ESM end-to-end smoke test")
+    passed = smoke_test.run(
+        base_url=base_url, email=email, password=password, log_file=log_file, echo=typer.echo
+    )
+    typer.echo("Smoke test passed." if passed else "Smoke test FAILED.")
+    raise typer.Exit(0 if passed else 1)
 
 
 def main() -> None:

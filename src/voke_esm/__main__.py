@@ -1,0 +1,3 @@
+from voke_esm.cli import main
+
+main()
