@@ -105,7 +105,7 @@ class Api:
     async def enabled_org(self, name: str | None = None) -> EnabledOrg:
         org = await self.create_org(name)
         credentials = await self.enable(org["id"])
-        plants = await self.sandbox_plants(client_id=credentials["clientId"])
+        plants = await self.sandbox_plants(clientId=credentials["clientId"])
         assert len(plants) == 1, plants
         return EnabledOrg(
             org=org,

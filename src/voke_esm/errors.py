@@ -174,8 +174,8 @@ def _problem_from(exc: Exception) -> AppError:
         return exc
     if isinstance(exc, RequestValidationError):
         errors, bad_uuid = _field_errors(exc)
-        if bad_uuid:
-            return InvalidUuid(details={"errors": errors})
+        if bad_uuid:  # the seed's exact body: no details
+            return InvalidUuid()
         return ValidationFailed(errors)
     if isinstance(exc, StarletteHTTPException):
         headers = dict(exc.headers or {})

@@ -1,0 +1,666 @@
+"""The sandbox admin API (CONTRACT §4) and who may call it (§3)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+
+from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, error_body
+from voke_esm.config import Settings
+
+ADMIN = "/api/v1/voke-esm/admin"
+TRADING = "/api/v1/voke-esm/trading"
+
+# The seeds print exactly this body for a malformed id, on every endpoint.
+INVALID_UUID = error_body(400, "INVALID_UUID", "Invalid UUID")
+PLANT_NOT_FOUND = error_body(404, "NOT_FOUND", "Voke ESM plant not found")
+ORG_NOT_FOUND = error_body(404, "NOT_FOUND", "Organization not found")
+INVALID_CLIENT = error_body(401, "INVALID_CLIENT", "Invalid client credentials")
+TOKEN_REFUSED = error_body(401, "UNAUTHORIZED", "Invalid or expired token")
+NO_TOKEN = error_body(401, "UNAUTHORIZED", "Authentication required")
+NOT_SUPER_ADMIN = error_body(403, "FORBIDDEN", "SuperAdmin role required")
+UNBOUND_CLIENT = error_body(
+    400,
+    "VALIDATION_ERROR",
+    "Validation error or unbound clientId",
+    {"errors": [{"field": "clientId", "message": "is not bound to an enabled organization"}]},
+)
+UTC_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+ORG_ENDPOINTS = [("POST", "enable"), ("POST", "disable"), ("GET", "status")]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_utc_between(value: str, start: datetime, end: datetime) -> None:
+    assert UTC_Z.fullmatch(value), value
+    assert start <= datetime.fromisoformat(value) <= end
+
+
+async def exchange(api: Api, client_id: str, client_secret: str) -> httpx.Response:
+    return await api.http.post(
+        f"{TRADING}/token", json={"clientId": client_id, "clientSecret": client_secret}
+    )
+
+
+async def trading_plant_ids(api: Api, token: str) -> list[str]:
+    response = await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return [plant["plantId"] for plant in response.json()]
+
+
+async def config_of(api: Api, org: EnabledOrg, external_plant_id: str) -> dict[str, Any]:
+    token = await api.trading_token(org.client_id, org.client_secret)
+    response = await api.plant_config(token, external_plant_id)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def org_admin_token(api: Api, org_id: str) -> str:
+    email = f"org-admin-{uuid.uuid4().hex[:8]}@example.com"
+    created = await api.http.post(
+        "/api/v1/users",
+        json={
+            "email": email,
+            "password": "org admin password",
+            "role": "ORG_ADMIN",
+            "orgId": org_id,
+        },
+        headers=api.headers,
+    )
+    assert created.status_code == 201, created.text
+    login = await api.http.post(
+        "/api/v1/auth/login", json={"email": email, "password": "org admin password"}
+    )
+    assert login.status_code == 200, login.text
+    return str(login.json()["accessToken"])
+
+
+def without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in keys}
+
+
+class TestEnable:
+    async def test_returns_working_credentials_and_the_configured_esm_api_url(
+        self, api: Api, settings: Settings
+    ) -> None:
+        org = await api.create_org()
+        response = await api.http.post(
+            f"{ADMIN}/enable", params={"orgId": org["id"]}, headers=api.headers
+        )
+
+        assert response.status_code == 200
+        body = response.json()
+        assert set(body) == {"clientId", "clientSecret", "esmApiUrl"}
+        assert body["esmApiUrl"] == settings.voke_esm_internal_url
+        exchanged = await exchange(api, body["clientId"], body["clientSecret"])
+        assert exchanged.status_code == 200, exchanged.text
+
+    async def test_first_enable_creates_one_default_plant_covering_the_day(self, api: Api) -> None:
+        org = await api.create_org()
+        credentials = await api.enable(org["id"])
+
+        plants = await api.sandbox_plants()
+        assert len(plants) == 1
+        (plant,) = plants
+        assert plant["clientId"] == credentials["clientId"]
+        assert plant["externalPlantId"]
+        blocks = plant["timeConfigs"]
+        assert len(blocks) == 2
+        assert (blocks[0]["from"], blocks[0]["to"]) == ("00:00", blocks[1]["from"])
+        assert blocks[1]["to"] == "23:59"
+
+    async def test_every_call_issues_a_new_client_id_and_secret(self, api: Api) -> None:
+        org = await api.create_org()
+        first = await api.enable(org["id"])
+        second = await api.enable(org["id"])
+
+        assert second["clientId"] != first["clientId"]
+        assert second["clientSecret"] != first["clientSecret"]
+
+    async def test_rotation_kills_the_old_secret_and_its_tokens_at_once(self, api: Api) -> None:
+        org = await api.enabled_org()
+        old_token = await api.trading_token(org.client_id, org.client_secret)
+
+        rotated = await api.enable(org.id)
+
+        refused = await api.http.get(f"{TRADING}/plant/list", headers=bearer(old_token))
+        assert (refused.status_code, refused.json()) == (401, TOKEN_REFUSED)
+        for client_id, secret in (
+            (org.client_id, org.client_secret),
+            (org.client_id, rotated["clientSecret"]),
+            (rotated["clientId"], org.client_secret),
+        ):
+            old = await exchange(api, client_id, secret)
+            assert (old.status_code, old.json()) == (401, INVALID_CLIENT)
+        new_token = await api.trading_token(rotated["clientId"], rotated["clientSecret"])
+        assert await trading_plant_ids(api, new_token) == [org.default_plant_id]
+
+    async def test_rotation_moves_the_plants_and_adds_no_second_default(self, api: Api) -> None:
+        org = await api.enabled_org()
+        extra = await api.create_sandbox_plant(org.client_id)
+        before = await api.sandbox_plants(clientId=org.client_id)
+
+        rotated = await api.enable(org.id)
+
+        moved = await api.sandbox_plants(clientId=rotated["clientId"])
+        assert [plant["id"] for plant in moved] == [plant["id"] for plant in before]
+        assert extra["id"] in {plant["id"] for plant in moved}
+        assert await api.sandbox_plants(clientId=org.client_id) == []
+        assert len(await api.sandbox_plants()) == 2
+
+
+class TestDisable:
+    async def test_revokes_the_credentials_and_their_tokens(self, api: Api) -> None:
+        org = await api.enabled_org()
+        token = await api.trading_token(org.client_id, org.client_secret)
+
+        response = await api.disable(org.id)
+
+        assert response.status_code == 200
+        assert list(response.json()) == ["message"]
+        assert isinstance(response.json()["message"], str)
+        refused = await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+        assert (refused.status_code, refused.json()) == (401, TOKEN_REFUSED)
+        exchanged = await exchange(api, org.client_id, org.client_secret)
+        assert (exchanged.status_code, exchanged.json()) == (401, INVALID_CLIENT)
+
+    async def test_clears_the_trading_partner_config(self, api: Api) -> None:
+        org = await api.enabled_org()
+
+        await api.disable(org.id)
+
+        response = await api.http.get(
+            f"/api/v1/orgs/{org.id}/settings/connections", headers=api.headers
+        )
+        assert response.status_code == 200
+        assert response.json() == {
+            "orgId": org.id,
+            "esmCredentialsSet": False,
+            "clientId": None,
+            "esmApiUrl": None,
+            "credentialsSetAt": None,
+        }
+
+    async def test_keeps_the_plants_and_re_enable_binds_them_to_the_new_client(
+        self, api: Api
+    ) -> None:
+        org = await api.enabled_org()
+        extra = await api.create_sandbox_plant(org.client_id)
+        kept = [plant["id"] for plant in await api.sandbox_plants(clientId=org.client_id)]
+
+        await api.disable(org.id)
+        still_there = await api.http.get(f"{ADMIN}/plants/{extra['id']}", headers=api.headers)
+        assert still_there.status_code == 200
+        credentials = await api.enable(org.id)
+
+        rebound = await api.sandbox_plants(clientId=credentials["clientId"])
+        assert [plant["id"] for plant in rebound] == kept
+        token = await api.trading_token(credentials["clientId"], credentials["clientSecret"])
+        assert sorted(await trading_plant_ids(api, token)) == sorted(
+            [org.default_plant_id, extra["externalPlantId"]]
+        )
+
+    async def test_disabling_a_disabled_org_is_a_no_op(self, api: Api) -> None:
+        never_enabled = await api.create_org()
+        org = await api.enabled_org()
+        await api.disable(org.id)
+
+        for org_id in (never_enabled["id"], org.id):
+            response = await api.disable(org_id)
+            assert response.status_code == 200, response.text
+            assert list(response.json()) == ["message"]
+        assert (await api.status(org.id))["plantCount"] == 1
+        assert (await api.status(never_enabled["id"]))["plantCount"] == 0
+
+
+class TestStatus:
+    async def test_a_never_enabled_org_shows_nulls(self, api: Api) -> None:
+        org = await api.create_org()
+
+        status = await api.status(org["id"])
+
+        assert isinstance(status["message"], str)
+        assert without(status, "message") == {
+            "enabled": False,
+            "clientId": None,
+            "esmApiUrl": None,
+            "plantCount": 0,
+            "enabledAt": None,
+        }
+
+    async def test_an_enabled_org_shows_its_client_url_plants_and_enabling_time(
+        self, api: Api
+    ) -> None:
+        org = await api.create_org()
+        start = datetime.now(UTC)
+        credentials = await api.enable(org["id"])
+        end = datetime.now(UTC)
+
+        status = await api.status(org["id"])
+
+        assert without(status, "message", "enabledAt") == {
+            "enabled": True,
+            "clientId": credentials["clientId"],
+            "esmApiUrl": credentials["esmApiUrl"],
+            "plantCount": 1,
+        }
+        assert_utc_between(status["enabledAt"], start, end)
+
+    async def test_plant_count_includes_plants_kept_while_disabled(self, api: Api) -> None:
+        org = await api.enabled_org()
+        await api.create_sandbox_plant(org.client_id)
+
+        await api.disable(org.id)
+
+        status = await api.status(org.id)
+        assert without(status, "message") == {
+            "enabled": False,
+            "clientId": None,
+            "esmApiUrl": None,
+            "plantCount": 2,
+            "enabledAt": None,
+        }
+
+
+class TestOrgIdQuery:
+    """enable, disable and status read the same `orgId` query parameter (CONTRACT §4)."""
+
+    async def test_missing_org_id_is_a_validation_error(self, api: Api) -> None:
+        expected = error_body(
+            400,
+            "VALIDATION_ERROR",
+            "Validation error",
+            {"errors": [{"field": "orgId", "message": "Field required"}]},
+        )
+        for method, name in ORG_ENDPOINTS:
+            response = await api.http.request(method, f"{ADMIN}/{name}", headers=api.headers)
+            assert (response.status_code, response.json()) == (400, expected), name
+
+    async def test_non_uuid_org_id_is_invalid_uuid(self, api: Api) -> None:
+        for method, name in ORG_ENDPOINTS:
+            response = await api.http.request(
+                method, f"{ADMIN}/{name}", params={"orgId": "acme"}, headers=api.headers
+            )
+            assert (response.status_code, response.json()) == (400, INVALID_UUID), name
+
+    async def test_unknown_org_is_not_found(self, api: Api) -> None:
+        for method, name in ORG_ENDPOINTS:
+            response = await api.http.request(
+                method, f"{ADMIN}/{name}", params={"orgId": str(uuid.uuid4())}, headers=api.headers
+            )
+            assert (response.status_code, response.json()) == (404, ORG_NOT_FOUND), name
+
+
+class TestCreatePlant:
+    async def test_applies_the_contract_defaults(self, api: Api) -> None:
+        org = await api.enabled_org()
+        start = datetime.now(UTC)
+        response = await api.post_sandbox_plant(
+            {"clientId": org.client_id, "externalPlantId": "PLANT-001", "name": "Acme Site A"}
+        )
+        end = datetime.now(UTC)
+
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert without(body, "id", "createdAt", "updatedAt") == {
+            "clientId": org.client_id,
+            "externalPlantId": "PLANT-001",
+            "name": "Acme Site A",
+            "description": None,
+            "fvePeakPowerKwp": 0,
+            "capacityKwh": 0,
+            "configEnabled": True,
+            "plantWithLoad": True,
+            "esiState": "PLC_READY",
+            "timeConfigs": [],
+        }
+        uuid.UUID(body["id"])
+        assert_utc_between(body["createdAt"], start, end)
+        assert_utc_between(body["updatedAt"], start, end)
+
+    async def test_stores_the_seed_example_with_blocks_in_the_order_given(self, api: Api) -> None:
+        org = await api.enabled_org()
+        request = {
+            "clientId": org.client_id,
+            "externalPlantId": "PLANT-001",
+            "name": "Acme Site A",
+            "description": "Battery storage + PV",
+            "fvePeakPowerKwp": 120.0,
+            "capacityKwh": 200.0,
+            "configEnabled": False,
+            "plantWithLoad": False,
+            "esiState": "PLC_OFFLINE",
+            "timeConfigs": list(reversed(SEED_BLOCKS)),
+        }
+
+        response = await api.post_sandbox_plant(request)
+
+        assert response.status_code == 201, response.text
+        assert without(response.json(), "id", "createdAt", "updatedAt") == request
+        fetched = await api.http.get(f"{ADMIN}/plants/{response.json()['id']}", headers=api.headers)
+        assert fetched.json() == response.json()
+        assert (await config_of(api, org, "PLANT-001"))["version"] == 1
+
+    async def test_refuses_fields_outside_their_lengths(self, api: Api) -> None:
+        org = await api.enabled_org()
+        valid = {"clientId": org.client_id, "externalPlantId": "PLANT-001", "name": "Site"}
+        cases = [
+            ("clientId", "c" * 121, "String should have at most 120 characters"),
+            ("clientId", "", "String should have at least 1 character"),
+            ("externalPlantId", "", "String should have at least 1 character"),
+            ("externalPlantId", "P" * 121, "String should have at most 120 characters"),
+            ("name", "", "String should have at least 1 character"),
+            ("name", "n" * 256, "String should have at most 255 characters"),
+        ]
+        for field, value, message in cases:
+            response = await api.post_sandbox_plant({**valid, field: value})
+            expected = error_body(
+                400,
+                "VALIDATION_ERROR",
+                "Validation error",
+                {"errors": [{"field": field, "message": message}]},
+            )
+            assert (response.status_code, response.json()) == (400, expected), (field, len(value))
+        assert len(await api.sandbox_plants()) == 1
+
+    async def test_accepts_the_longest_external_plant_id_and_name(self, api: Api) -> None:
+        org = await api.enabled_org()
+
+        plant = await api.create_sandbox_plant(
+            org.client_id, externalPlantId="P" * 120, name="n" * 255
+        )
+
+        assert (plant["externalPlantId"], plant["name"]) == ("P" * 120, "n" * 255)
+
+    async def test_client_id_must_be_bound_to_an_enabled_org(self, api: Api) -> None:
+        disabled = await api.enabled_org()
+        await api.disable(disabled.id)
+        rotated = await api.enabled_org()
+        await api.enable(rotated.id)
+
+        for client_id in ("vesm-unknown", disabled.client_id, rotated.client_id):
+            response = await api.post_sandbox_plant(
+                {"clientId": client_id, "externalPlantId": "PLANT-001", "name": "Site"}
+            )
+            assert (response.status_code, response.json()) == (400, UNBOUND_CLIENT), client_id
+        assert len(await api.sandbox_plants()) == 2
+
+    async def test_external_plant_id_is_unique_within_a_client(self, api: Api) -> None:
+        org = await api.enabled_org()
+        first = await api.create_sandbox_plant(org.client_id, externalPlantId="PLANT-001")
+
+        response = await api.post_sandbox_plant(
+            {"clientId": org.client_id, "externalPlantId": "PLANT-001", "name": "Again"}
+        )
+
+        assert response.status_code == 409
+        assert response.json() == error_body(
+            409, "CONFLICT", "externalPlantId is already used by another plant of this clientId"
+        )
+        plants = await api.sandbox_plants(clientId=org.client_id)
+        assert [p["name"] for p in plants if p["externalPlantId"] == "PLANT-001"] == [first["name"]]
+
+    async def test_the_same_external_plant_id_under_another_client_is_fine(self, api: Api) -> None:
+        acme, globex = await api.enabled_org(), await api.enabled_org()
+        await api.create_sandbox_plant(acme.client_id, externalPlantId="PLANT-001")
+
+        plant = await api.create_sandbox_plant(globex.client_id, externalPlantId="PLANT-001")
+
+        assert plant["clientId"] == globex.client_id
+
+    async def test_time_config_rule_errors_are_reported_and_nothing_is_stored(
+        self, api: Api
+    ) -> None:
+        org = await api.enabled_org()
+        broken = [SEED_BLOCKS[0], {**SEED_BLOCKS[1], "from": "06:00", "pBatMax": -1}]
+
+        response = await api.post_sandbox_plant(
+            {
+                "clientId": org.client_id,
+                "externalPlantId": "P-1",
+                "name": "S",
+                "timeConfigs": broken,
+            }
+        )
+
+        assert response.status_code == 400
+        assert response.json() == error_body(
+            400,
+            "VALIDATION_ERROR",
+            "Validation error or unbound clientId",
+            {
+                "errors": [
+                    {
+                        "field": "timeConfigs[1].pBatMax",
+                        "message": "must be >= 0 (charge power is positive)",
+                    },
+                    {"field": "timeConfigs[1].from", "message": "overlaps block 0"},
+                ]
+            },
+        )
+        assert len(await api.sandbox_plants()) == 1
+
+
+class TestListPlants:
+    async def test_filters_by_client_and_pages_with_limit_and_offset(self, api: Api) -> None:
+        acme, globex = await api.enabled_org(), await api.enabled_org()
+        for _ in range(3):
+            await api.create_sandbox_plant(acme.client_id)
+
+        everything = await api.sandbox_plants()
+        of_acme = await api.sandbox_plants(clientId=acme.client_id)
+        page = await api.sandbox_plants(clientId=acme.client_id, limit=2, offset=1)
+
+        assert len(everything) == 5
+        assert len(of_acme) == 4
+        assert {plant["clientId"] for plant in of_acme} == {acme.client_id}
+        assert page == of_acme[1:3]
+        assert await api.sandbox_plants(clientId=acme.client_id, offset=4) == []
+        assert [
+            p["externalPlantId"] for p in await api.sandbox_plants(clientId=globex.client_id)
+        ] == [globex.default_plant_id]
+
+    async def test_is_an_empty_array_for_a_client_without_plants(self, api: Api) -> None:
+        response = await api.http.get(
+            f"{ADMIN}/plants", params={"clientId": "vesm-nobody"}, headers=api.headers
+        )
+
+        assert (response.status_code, response.json()) == (200, [])
+
+
+class TestPlantById:
+    async def test_get_returns_the_plant(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+
+        response = await api.http.get(f"{ADMIN}/plants/{plant['id']}", headers=api.headers)
+
+        assert (response.status_code, response.json()) == (200, plant)
+
+    async def test_delete_removes_the_plant_from_admin_and_trading(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id)
+
+        response = await api.http.delete(f"{ADMIN}/plants/{plant['id']}", headers=api.headers)
+
+        assert response.status_code == 200
+        assert list(response.json()) == ["message"]
+        gone = await api.http.get(f"{ADMIN}/plants/{plant['id']}", headers=api.headers)
+        assert (gone.status_code, gone.json()) == (404, PLANT_NOT_FOUND)
+        token = await api.trading_token(org.client_id, org.client_secret)
+        assert await trading_plant_ids(api, token) == [org.default_plant_id]
+
+    async def test_unknown_plant_is_not_found(self, api: Api) -> None:
+        path = f"{ADMIN}/plants/{uuid.uuid4()}"
+        for method, body in (("GET", None), ("PATCH", {"name": "x"}), ("DELETE", None)):
+            response = await api.http.request(method, path, json=body, headers=api.headers)
+            assert (response.status_code, response.json()) == (404, PLANT_NOT_FOUND), method
+
+    async def test_non_uuid_id_is_invalid_uuid(self, api: Api) -> None:
+        for method, body in (("GET", None), ("PATCH", {"name": "x"}), ("DELETE", None)):
+            response = await api.http.request(
+                method, f"{ADMIN}/plants/PLANT-001", json=body, headers=api.headers
+            )
+            assert (response.status_code, response.json()) == (400, INVALID_UUID), method
+
+
+class TestPatchPlant:
+    async def test_changes_only_the_fields_given(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(
+            org.client_id, description="old", timeConfigs=SEED_BLOCKS
+        )
+        changes = {
+            "name": "Renamed",
+            "description": None,
+            "capacityKwh": 300.5,
+            "fvePeakPowerKwp": 99,
+            "configEnabled": False,
+            "plantWithLoad": False,
+            "esiState": "PLC_OFFLINE",
+        }
+
+        response = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}", json=changes, headers=api.headers
+        )
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert without(body, "updatedAt") == {**without(plant, "updatedAt"), **changes}
+        assert body["updatedAt"] >= plant["updatedAt"]
+        fetched = await api.http.get(f"{ADMIN}/plants/{plant['id']}", headers=api.headers)
+        assert fetched.json() == body
+
+    async def test_time_configs_are_a_new_config_version(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+        path = f"{ADMIN}/plants/{plant['id']}"
+
+        first = await api.http.patch(path, json={"timeConfigs": WHOLE_DAY}, headers=api.headers)
+        assert first.status_code == 200, first.text
+        assert first.json()["timeConfigs"] == WHOLE_DAY
+        after_first = await config_of(api, org, plant["externalPlantId"])
+        # The same blocks again are still a new version: the PATCH carries timeConfigs.
+        await api.http.patch(path, json={"timeConfigs": WHOLE_DAY}, headers=api.headers)
+        after_second = await config_of(api, org, plant["externalPlantId"])
+
+        assert (after_first["version"], after_first["timeConfigs"]) == (2, WHOLE_DAY)
+        assert after_second["version"] == 3
+
+    async def test_without_time_configs_the_config_version_stays(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+
+        response = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}",
+            json={"name": "Renamed", "configEnabled": False},
+            headers=api.headers,
+        )
+
+        assert response.status_code == 200, response.text
+        config = await config_of(api, org, plant["externalPlantId"])
+        assert (config["version"], config["timeConfigs"]) == (1, SEED_BLOCKS)
+
+    async def test_time_config_rule_errors_point_at_the_field_and_store_nothing(
+        self, api: Api
+    ) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+        broken = [SEED_BLOCKS[0], {**SEED_BLOCKS[1], "socMin": 95, "socMax": 90}]
+
+        response = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}",
+            json={"name": "Renamed", "timeConfigs": broken},
+            headers=api.headers,
+        )
+
+        assert response.status_code == 400
+        assert response.json() == error_body(
+            400,
+            "VALIDATION_ERROR",
+            "Validation error",
+            {"errors": [{"field": "timeConfigs[1].socMin", "message": "must not exceed socMax"}]},
+        )
+        fetched = await api.http.get(f"{ADMIN}/plants/{plant['id']}", headers=api.headers)
+        assert fetched.json() == plant
+        assert (await config_of(api, org, plant["externalPlantId"]))["version"] == 1
+
+
+class TestAdminAuth:
+    """Only a SuperAdmin's Voke token opens /api/v1/voke-esm/admin (CONTRACT §3)."""
+
+    @staticmethod
+    async def calls(api: Api, org: EnabledOrg) -> list[tuple[str, str, dict[str, Any]]]:
+        plant = (await api.sandbox_plants(clientId=org.client_id))[0]
+        body = {"clientId": org.client_id, "externalPlantId": "PLANT-NEW", "name": "New"}
+        org_query = {"params": {"orgId": org.id}}
+        return [
+            ("POST", f"{ADMIN}/enable", org_query),
+            ("POST", f"{ADMIN}/disable", org_query),
+            ("GET", f"{ADMIN}/status", org_query),
+            ("GET", f"{ADMIN}/plants", {}),
+            ("POST", f"{ADMIN}/plants", {"json": body}),
+            ("GET", f"{ADMIN}/plants/{plant['id']}", {}),
+            ("PATCH", f"{ADMIN}/plants/{plant['id']}", {"json": {"name": "Renamed"}}),
+            ("DELETE", f"{ADMIN}/plants/{plant['id']}", {}),
+        ]
+
+    @staticmethod
+    async def assert_untouched(api: Api, org: EnabledOrg) -> None:
+        status = await api.status(org.id)
+        assert (status["clientId"], status["plantCount"]) == (org.client_id, 1)
+        (plant,) = await api.sandbox_plants()
+        assert plant["externalPlantId"] == org.default_plant_id
+        assert plant["name"] != "Renamed"
+
+    async def test_missing_or_invalid_tokens_are_refused_with_401(
+        self, api: Api, settings: Settings
+    ) -> None:
+        org = await api.enabled_org()
+        admin_id = jwt.decode(api.token, options={"verify_signature": False})["sub"]
+        now = datetime.now(UTC)
+        claims = {"iss": "voke", "sub": admin_id, "role": "SUPER_ADMIN", "iat": now}
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+        expired = jwt.encode(
+            {**claims, "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)}, secret
+        )
+        wrongly_signed = jwt.encode({**claims, "exp": now + timedelta(hours=1)}, "k" * 48)
+        trading = await api.trading_token(org.client_id, org.client_secret)
+        refusals = [
+            ({}, NO_TOKEN),
+            (bearer("garbage"), TOKEN_REFUSED),
+            (bearer(expired), TOKEN_REFUSED),
+            (bearer(wrongly_signed), TOKEN_REFUSED),
+            (bearer(trading), TOKEN_REFUSED),
+        ]
+
+        for method, path, extra in await self.calls(api, org):
+            for headers, expected in refusals:
+                response = await api.http.request(method, path, headers=headers, **extra)
+                assert (response.status_code, response.json()) == (401, expected), (method, path)
+        await self.assert_untouched(api, org)
+
+    async def test_an_org_admin_is_forbidden(self, api: Api) -> None:
+        org = await api.enabled_org()
+        token = await org_admin_token(api, org.id)
+
+        for method, path, extra in await self.calls(api, org):
+            response = await api.http.request(method, path, headers=bearer(token), **extra)
+            assert (response.status_code, response.json()) == (403, NOT_SUPER_ADMIN), (method, path)
+        await self.assert_untouched(api, org)
+
+    async def test_a_voke_token_is_refused_by_the_trading_endpoints(self, api: Api) -> None:
+        org = await api.enabled_org()
+
+        response = await api.http.get(f"{TRADING}/plant/list", headers=api.headers)
+
+        assert (response.status_code, response.json()) == (401, TOKEN_REFUSED)
+        config = await api.plant_config(api.token, org.default_plant_id)
+        assert (config.status_code, config.json()) == (401, TOKEN_REFUSED)
