@@ -85,7 +85,10 @@ export function describeError(error) {
     case "SERVICE_UNAVAILABLE":
       return "The service cannot reach its database right now. Try again shortly.";
     case "INTERNAL_SERVER_ERROR":
-      return "The service hit an unexpected error. Try again; if it keeps happening, check the service log.";
+      return (
+        "The service hit an unexpected error. " +
+        "Try again; if it keeps happening, check the service log."
+      );
     case "VALIDATION_ERROR": {
       const errors = error.fieldErrors;
       if (!errors.length) return sentence(error.message);

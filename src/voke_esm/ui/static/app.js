@@ -1,0 +1,1005 @@
+// The admin page (CONTRACT §10): sign in, pick an org, enable or disable its sandbox,
+// and manage its plants.
+import { ApiError, describeError, request, sentence } from "./api.js";
+
+const TOKEN_KEY = "voke-esm.token";
+const ORG_KEY = "voke-esm.orgId";
+const ADMIN = "/api/v1/voke-esm/admin";
+const TELEMETRY_PATH = "/api/v1/voke-esm/admin/plants/{id}/telemetry";
+const BLOCK_KEYS = ["from", "to", "pBatMin", "pBatMax", "socMin", "socMax"];
+const NUMBER_KEYS = new Set(["pBatMin", "pBatMax", "socMin", "socMax"]);
+const DEFAULT_BLOCKS = [
+  { from: "00:00", to: "07:00", pBatMax: 10, pBatMin: -10, socMax: 95, socMin: 20 },
+  { from: "07:00", to: "23:59", pBatMax: 50, pBatMin: -50, socMax: 90, socMin: 30 },
+];
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  me: null,
+  orgs: [],
+  orgId: null,
+  status: null,
+  plants: [],
+  loadSeq: 0,
+  telemetry: false,
+  editing: null, // the plant being edited, null when creating one
+  blocks: [], // the time-config editor's rows, as the inputs hold them (strings)
+};
+
+/** The API said 401: the page has already gone back to sign-in, callers just stop. */
+class SessionEnded extends Error {}
+
+async function api(method, path, options = {}) {
+  try {
+    return await request(method, path, { ...options, token: state.token });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      signOut("Your session has ended. Sign in again to continue.");
+      throw new SessionEnded();
+    }
+    throw error;
+  }
+}
+
+// Small helpers -------------------------------------------------------------------------------
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+function timeElement(iso) {
+  if (!iso) return document.createTextNode("—");
+  return el("time", { datetime: iso, title: iso, text: dateFormat.format(new Date(iso)) });
+}
+
+/** Runs `work` with `button` showing a spinner; a second click meanwhile does nothing. */
+async function busy(button, work) {
+  if (button.getAttribute("aria-busy") === "true") return undefined;
+  button.setAttribute("aria-busy", "true");
+  button.setAttribute("aria-disabled", "true");
+  try {
+    return await work();
+  } finally {
+    button.removeAttribute("aria-busy");
+    button.removeAttribute("aria-disabled");
+  }
+}
+
+function toast(message, kind = "ok") {
+  const close = el("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" });
+  close.textContent = "✕";
+  const node = el(
+    "div",
+    { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" },
+    el("span", { text: message }),
+    close,
+  );
+  const remove = () => node.remove();
+  close.addEventListener("click", remove);
+  $("#toasts").append(node);
+  setTimeout(remove, kind === "error" ? 12000 : 5000);
+}
+
+function reportError(error) {
+  if (error instanceof SessionEnded) return;
+  toast(describeError(error), "error");
+}
+
+function currentOrg() {
+  return state.orgs.find((org) => org.id === state.orgId) || null;
+}
+
+// Dialogs -----------------------------------------------------------------------------------
+
+function openDialog(dialog) {
+  dialog.returnFocusTo = document.activeElement;
+  dialog.showModal();
+}
+
+function closeDialog(dialog) {
+  if (dialog.open) dialog.close();
+}
+
+/** A request started from the dialog is still running: closing it now would lose its answer. */
+function dialogBusy(dialog) {
+  return $('[aria-busy="true"]', dialog) !== null;
+}
+
+for (const dialog of $$("dialog")) {
+  dialog.addEventListener("close", () => {
+    const target = dialog.returnFocusTo;
+    if (target && target.isConnected && typeof target.focus === "function") target.focus();
+  });
+  dialog.addEventListener("cancel", (event) => {
+    if (dialogBusy(dialog)) event.preventDefault();
+  });
+  for (const button of $$("[data-close]", dialog)) {
+    button.addEventListener("click", () => {
+      if (!dialogBusy(dialog)) closeDialog(dialog);
+    });
+  }
+}
+
+/** Asks first; on yes runs `action` inside the dialog, so its error shows beside the question. */
+function confirmAction({ title, body, confirmLabel, danger = false, action }) {
+  const dialog = $("#confirm-dialog");
+  const form = $("#confirm-form");
+  const ok = $("#confirm-ok");
+  const error = $("#confirm-error");
+  $("#confirm-title").textContent = title;
+  $("#confirm-body").replaceChildren(...body.map((text) => el("p", { text })));
+  ok.textContent = confirmLabel;
+  ok.className = `btn ${danger ? "danger" : "primary"}`;
+  error.hidden = true;
+
+  return new Promise((resolve) => {
+    let result;
+    const onSubmit = (event) => {
+      event.preventDefault();
+      busy(ok, async () => {
+        error.hidden = true;
+        try {
+          result = await action();
+          closeDialog(dialog);
+        } catch (failure) {
+          if (failure instanceof SessionEnded) return;
+          error.textContent = describeError(failure);
+          error.hidden = false;
+        }
+      });
+    };
+    const onClose = () => {
+      form.removeEventListener("submit", onSubmit);
+      resolve(result);
+    };
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("close", onClose, { once: true });
+    openDialog(dialog);
+    $("[data-close]", dialog).focus();
+  });
+}
+
+// Field errors from a 400's details.errors ------------------------------------------------------
+
+function clearErrors(form) {
+  for (const node of $$(".field-error", form)) {
+    node.hidden = true;
+    node.textContent = "";
+  }
+  for (const input of $$("[aria-invalid]", form)) input.removeAttribute("aria-invalid");
+  const summary = $(".form-error", form);
+  if (summary) summary.hidden = true;
+}
+
+function clearFieldError(input) {
+  input.removeAttribute("aria-invalid");
+  const id = input.dataset.errorId;
+  const node = id && document.getElementById(id);
+  if (node) node.hidden = true;
+}
+
+function showFormError(form, message) {
+  const summary = $(".form-error", form);
+  summary.textContent = message;
+  summary.hidden = false;
+}
+
+function readableFieldError(field, message) {
+  let text = String(message);
+  // The API counts blocks from 0 ("overlaps block 0"), like its paths; the editor counts from 1.
+  if (field.startsWith("timeConfigs[")) {
+    text = text.replace(/\bblock (\d+)\b/g, (_, n) => `block ${Number(n) + 1}`);
+  }
+  return sentence(text);
+}
+
+function fieldLabel(field) {
+  return field
+    .replace(/^timeConfigs\[(\d+)\]\.?/, (_, n) => `Block ${Number(n) + 1} `)
+    .replace(/^timeConfigs$/, "Time config")
+    .trim();
+}
+
+/** Puts each {field, message} beside its field; the rest go to the form's summary line. */
+function showFieldErrors(form, errors, fallbackMessage) {
+  clearErrors(form);
+  const byField = new Map();
+  for (const { field, message } of errors) {
+    const messages = byField.get(field) || [];
+    const text = readableFieldError(field, message);
+    if (!messages.includes(text)) messages.push(text);
+    byField.set(field, messages);
+  }
+  for (const messages of byField.values()) {
+    // A number field fails both branches of "integer or float": one sentence says it all.
+    const integer = messages.indexOf("Input should be a valid integer.");
+    if (integer >= 0 && messages.includes("Input should be a valid number.")) {
+      messages.splice(integer, 1);
+    }
+  }
+  const unplaced = [];
+  let first = null;
+  for (const [field, messages] of byField) {
+    const node = $(`[data-error-for="${CSS.escape(field)}"]`, form);
+    if (!node) {
+      unplaced.push(`${fieldLabel(field)}: ${messages.join(" ")}`);
+      continue;
+    }
+    node.textContent = messages.join(" ");
+    node.hidden = false;
+    const input = $(`[data-field="${CSS.escape(field)}"]`, form);
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      first = first || input;
+    }
+  }
+  const placed = byField.size - unplaced.length;
+  const parts = [];
+  if (placed === 1) parts.push("Fix the marked field.");
+  if (placed > 1) parts.push(`Fix the ${placed} marked fields.`);
+  if (unplaced.length) parts.push(unplaced.join(" "));
+  showFormError(form, parts.join(" ") || sentence(fallbackMessage));
+  (first || $(".form-error", form)).focus?.();
+}
+
+// Signing in and out --------------------------------------------------------------------------
+
+function showView(name) {
+  $("#boot").hidden = true;
+  $("#signin-view").hidden = name !== "signin";
+  $("#admin-view").hidden = name !== "admin";
+  $("#session").hidden = name !== "admin";
+}
+
+function showSignIn(message) {
+  showView("signin");
+  const error = $("#signin-error");
+  error.textContent = message || "";
+  error.hidden = !message;
+  $("#signin-password").value = "";
+  $(state.me ? "#signin-password" : "#signin-email").focus();
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  state.loadSeq += 1; // answers still on their way are for the old session
+  for (const dialog of $$("dialog")) closeDialog(dialog);
+  showSignIn(message);
+}
+
+$("#sign-out").addEventListener("click", () => {
+  signOut();
+  toast("You are signed out.");
+});
+
+$("#signin-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const email = $("#signin-email").value.trim();
+  const password = $("#signin-password").value;
+  const error = $("#signin-error");
+  if (!email || !password) {
+    error.textContent = "Enter your email and password.";
+    error.hidden = false;
+    $(email ? "#signin-password" : "#signin-email").focus();
+    return;
+  }
+  busy($("button[type=submit]", form), async () => {
+    error.hidden = true;
+    try {
+      const issued = await request("POST", "/api/v1/auth/login", { body: { email, password } });
+      const me = await request("GET", "/api/v1/auth/me", { token: issued.accessToken });
+      if (me.role !== "SUPER_ADMIN") {
+        throw new Error(`${me.email} is not a SuperAdmin; this page needs a SuperAdmin account.`);
+      }
+      state.token = issued.accessToken;
+      state.me = me;
+      sessionStorage.setItem(TOKEN_KEY, issued.accessToken);
+      $("#signin-password").value = "";
+      await showAdmin();
+    } catch (failure) {
+      error.textContent =
+        failure instanceof ApiError && failure.code === "UNAUTHORIZED"
+          ? sentence(failure.message)
+          : failure instanceof ApiError || failure.name === "NetworkError"
+            ? describeError(failure)
+            : failure.message;
+      error.hidden = false;
+      $("#signin-password").focus();
+    }
+  });
+});
+
+async function showAdmin() {
+  $("#session-email").textContent = state.me.email;
+  showView("admin");
+  await loadOrgs(sessionStorage.getItem(ORG_KEY));
+}
+
+// Organizations -------------------------------------------------------------------------------
+
+async function loadOrgs(preferredId) {
+  const select = $("#org-select");
+  select.disabled = true;
+  select.replaceChildren(el("option", { text: "Loading organizations…" }));
+  let orgs;
+  try {
+    orgs = await api("GET", "/api/v1/orgs");
+  } catch (error) {
+    select.replaceChildren(el("option", { text: "Could not load organizations" }));
+    reportError(error);
+    return;
+  }
+  state.orgs = [...orgs].sort((a, b) => a.name.localeCompare(b.name));
+  select.replaceChildren(
+    ...state.orgs.map((org) => el("option", { value: org.id, text: org.name })),
+  );
+  const empty = state.orgs.length === 0;
+  $("#no-orgs").hidden = !empty;
+  $("#status-card").hidden = empty;
+  $("#plants-card").hidden = empty;
+  if (empty) {
+    select.replaceChildren(el("option", { text: "No organizations yet" }));
+    state.orgId = null;
+    return;
+  }
+  select.disabled = false;
+  const known = state.orgs.some((org) => org.id === preferredId);
+  await selectOrg(known ? preferredId : state.orgs[0].id);
+}
+
+async function selectOrg(orgId) {
+  state.orgId = orgId;
+  sessionStorage.setItem(ORG_KEY, orgId);
+  $("#org-select").value = orgId;
+  await loadOrgData();
+}
+
+$("#org-select").addEventListener("change", (event) => selectOrg(event.target.value));
+
+$("#new-org").addEventListener("click", () => {
+  const form = $("#org-form");
+  form.reset();
+  clearErrors(form);
+  openDialog($("#org-dialog"));
+  $("#org-name").focus();
+});
+
+$("#org-name").addEventListener("input", (event) => clearFieldError(event.target));
+
+$("#org-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  busy($("button[type=submit]", form), async () => {
+    clearErrors(form);
+    const name = $("#org-name").value.trim();
+    if (!name) {
+      showFieldErrors(form, [{ field: "name", message: "Enter a name" }]);
+      return;
+    }
+    try {
+      const org = await api("POST", "/api/v1/orgs", { body: { name } });
+      closeDialog($("#org-dialog"));
+      toast(`Organization “${org.name}” created.`);
+      await loadOrgs(org.id);
+      $("#org-select").focus();
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      if (error instanceof ApiError && error.fieldErrors.length) {
+        showFieldErrors(form, error.fieldErrors, error.message);
+      } else {
+        showFormError(form, describeError(error));
+      }
+    }
+  });
+});
+
+// Status ------------------------------------------------------------------------------------
+
+async function loadOrgData() {
+  const seq = ++state.loadSeq;
+  const orgId = state.orgId;
+  $("#status-facts").setAttribute("aria-busy", "true");
+  $("#status-card").classList.add("loading");
+  showPlantsMessage("Loading plants…", "loading");
+  const [status, plants] = await Promise.allSettled([
+    api("GET", `${ADMIN}/status`, { query: { orgId } }),
+    api("GET", `${ADMIN}/plants`, { query: { orgId } }),
+  ]);
+  if (seq !== state.loadSeq) return; // another org was picked meanwhile
+  $("#status-facts").setAttribute("aria-busy", "false");
+  $("#status-card").classList.remove("loading");
+  if (status.status === "fulfilled") {
+    state.status = status.value;
+    renderStatus();
+  } else {
+    state.status = null;
+    renderStatus();
+    reportError(status.reason);
+  }
+  if (plants.status === "fulfilled") {
+    state.plants = plants.value;
+    renderPlants();
+  } else if (!(plants.reason instanceof SessionEnded)) {
+    showPlantsMessage(describeError(plants.reason), "error");
+  }
+}
+
+function renderStatus() {
+  const status = state.status;
+  const enabled = Boolean(status && status.enabled);
+  const badge = $("#status-badge");
+  badge.textContent = !status ? "Unknown" : enabled ? "Enabled" : "Disabled";
+  badge.className = `badge ${enabled ? "on" : "off"}`;
+  $("#status-client-id").textContent = (status && status.clientId) || "—";
+  $("#status-url").textContent = (status && status.esmApiUrl) || "—";
+  $("#status-plants").textContent = status ? numberFormat.format(status.plantCount) : "—";
+  $("#status-since").replaceChildren(timeElement(status && status.enabledAt));
+
+  const enable = $("#enable-btn");
+  enable.textContent = enabled ? "Rotate credentials" : "Enable";
+  enable.className = enabled ? "btn" : "btn primary"; // rotating is not the usual next step
+  enable.disabled = !status;
+  $("#disable-btn").disabled = !enabled;
+  $("#new-plant").disabled = !enabled;
+  const hint = $("#plants-hint");
+  hint.hidden = enabled || !status;
+  hint.textContent =
+    "Voke ESM is disabled for this organization. Its plants are kept and can be edited; " +
+    "enable it to add plants (a new plant needs the org's current client ID).";
+}
+
+$("#enable-btn").addEventListener("click", async () => {
+  const org = currentOrg();
+  if (!org || !state.status) return;
+  const rotating = state.status.enabled;
+  const orgId = org.id;
+  const credentials = await confirmAction({
+    title: rotating ? `Rotate credentials for ${org.name}?` : `Enable Voke ESM for ${org.name}?`,
+    body: rotating
+      ? [
+          "Voke ESM is already enabled, so this issues a new client ID and client secret.",
+          `The current client ID ${state.status.clientId}, its secret and every token issued ` +
+            "for them stop working at once. The org's plants move to the new client ID.",
+        ]
+      : [
+          "This creates OAuth2 client credentials for the organization and writes them, " +
+            "encrypted, into its trading partner config. A default plant is created if it " +
+            "has none.",
+          "The client secret is shown once, on the next screen.",
+        ],
+    confirmLabel: rotating ? "Rotate credentials" : "Enable",
+    danger: rotating,
+    action: () => api("POST", `${ADMIN}/enable`, { query: { orgId } }),
+  });
+  if (!credentials) return;
+  showCredentials(org, credentials);
+  loadOrgData();
+});
+
+$("#disable-btn").addEventListener("click", async () => {
+  const org = currentOrg();
+  if (!org || !state.status || !state.status.enabled) return;
+  const orgId = org.id;
+  const count = state.status.plantCount;
+  const done = await confirmAction({
+    title: `Disable Voke ESM for ${org.name}?`,
+    body: [
+      `The client ID ${state.status.clientId} and its secret stop working at once, and so ` +
+        "does every trading token issued for them: Voke's trading calls for this org fail " +
+        "until it is enabled again.",
+      `The org's ${count === 1 ? "plant is" : `${count} plants are`} kept. Enabling again ` +
+        "issues new credentials and binds the kept plants to the new client ID.",
+    ],
+    confirmLabel: "Disable",
+    danger: true,
+    action: () => api("POST", `${ADMIN}/disable`, { query: { orgId } }),
+  });
+  if (!done) return;
+  toast(`Voke ESM disabled for ${org.name}; its credentials are revoked.`);
+  await loadOrgData();
+  $("#enable-btn").focus();
+});
+
+// Credentials, shown once ---------------------------------------------------------------------
+
+function showCredentials(org, credentials) {
+  const dialog = $("#credentials-dialog");
+  $("#credentials-title").textContent = `Credentials for ${org.name}`;
+  $("#cred-client-id").value = credentials.clientId;
+  $("#cred-client-secret").value = credentials.clientSecret;
+  $("#cred-esm-url").value = credentials.esmApiUrl;
+  for (const button of $$("[data-copy]", dialog)) button.textContent = "Copy";
+  openDialog(dialog);
+  $("[data-copy]", dialog).focus();
+}
+
+// Closing by accident (Escape) would lose the secret for good: only the button closes it.
+$("#credentials-dialog").addEventListener("cancel", (event) => event.preventDefault());
+$("#credentials-dialog").addEventListener("close", () => {
+  for (const input of $$("input", $("#credentials-dialog"))) input.value = "";
+});
+
+for (const button of $$("[data-copy]")) {
+  button.addEventListener("click", async () => {
+    const input = document.getElementById(button.dataset.copy);
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(input.value);
+      copied = true;
+    } catch {
+      input.select();
+      try {
+        copied = document.execCommand("copy");
+      } catch {
+        copied = false;
+      }
+    }
+    if (!copied) {
+      input.focus();
+      input.select();
+    }
+    button.textContent = copied ? "Copied" : "Press Ctrl+C";
+    setTimeout(() => {
+      button.textContent = "Copy";
+    }, 2500);
+  });
+}
+
+// Plants --------------------------------------------------------------------------------------
+
+function showPlantsMessage(message, kind) {
+  const cell = el("td", { colspan: "7", class: `table-message ${kind}` });
+  if (kind === "error") {
+    cell.append(
+      el("span", { text: message }),
+      " ",
+      el("button", { type: "button", class: "btn small", text: "Retry", onclick: loadOrgData }),
+    );
+  } else {
+    cell.textContent = message;
+  }
+  $("#plants-body").replaceChildren(el("tr", {}, cell));
+  $("#plants-card").setAttribute("aria-busy", kind === "loading" ? "true" : "false");
+}
+
+function scheduleSummary(blocks) {
+  if (!blocks.length) return [el("span", { class: "muted", text: "No blocks" })];
+  const shown = blocks.slice(0, 4).map((block) =>
+    el("span", { class: "sub mono nowrap", text: `${block.from}–${block.to}` }),
+  );
+  if (blocks.length > 4) {
+    shown.push(el("span", { class: "sub", text: `+${blocks.length - 4} more` }));
+  }
+  const count = blocks.length === 1 ? "1 block" : `${blocks.length} blocks`;
+  return [el("span", { text: count }), ...shown];
+}
+
+/** A table cell that turns into a labelled line of a card on narrow screens. */
+function cell(label, ...children) {
+  return el("td", { "data-label": label }, el("div", { class: "cell" }, ...children));
+}
+
+function renderPlants() {
+  const body = $("#plants-body");
+  if (!state.plants.length) {
+    showPlantsMessage("No sandbox plants for this organization.", "empty");
+    return;
+  }
+  const rows = state.plants.map((plant) => {
+    const actions = el(
+      "div",
+      { class: "row-actions" },
+      el("button", {
+        type: "button",
+        class: "btn small",
+        text: "Edit",
+        "aria-label": `Edit ${plant.name}`,
+        onclick: (event) => openPlantDialog(plant, event.currentTarget),
+      }),
+      state.telemetry
+        ? el("button", {
+            type: "button",
+            class: "btn small",
+            text: "Snapshot",
+            title: "Take and publish a telemetry snapshot now",
+            "aria-label": `Telemetry snapshot of ${plant.name}`,
+            onclick: (event) => takeSnapshot(plant, event.currentTarget),
+          })
+        : null,
+      el("button", {
+        type: "button",
+        class: "btn small danger-outline",
+        text: "Delete",
+        "aria-label": `Delete ${plant.name}`,
+        onclick: () => deletePlant(plant),
+      }),
+    );
+    return el(
+      "tr",
+      { "data-plant-id": plant.id },
+      cell(
+        "Plant",
+        el("strong", { text: plant.name }),
+        plant.description ? el("span", { class: "sub clamp", text: plant.description }) : null,
+      ),
+      cell("External ID", el("code", { text: plant.externalPlantId })),
+      cell("Time config", ...scheduleSummary(plant.timeConfigs)),
+      cell(
+        "Storage",
+        el("span", { class: "nowrap", text: `${numberFormat.format(plant.capacityKwh)} kWh` }),
+        el("span", {
+          class: "sub nowrap",
+          text: `${numberFormat.format(plant.fvePeakPowerKwp)} kWp PV`,
+        }),
+      ),
+      cell(
+        "Config",
+        el("span", {
+          class: `pill ${plant.configEnabled ? "on" : "off"}`,
+          text: plant.configEnabled ? "Enabled" : "Off",
+        }),
+        el("span", { class: "sub mono", text: plant.esiState }),
+      ),
+      cell("Updated", el("span", { class: "nowrap" }, timeElement(plant.updatedAt))),
+      el("td", { class: "actions-cell" }, actions),
+    );
+  });
+  body.replaceChildren(...rows);
+  $("#plants-card").setAttribute("aria-busy", "false");
+}
+
+$("#refresh-plants").addEventListener("click", (event) =>
+  busy(event.currentTarget, () => loadOrgData()),
+);
+
+async function deletePlant(plant) {
+  const done = await confirmAction({
+    title: `Delete plant “${plant.name}”?`,
+    body: [
+      `The sandbox plant ${plant.externalPlantId} and its time config are deleted for good. ` +
+        "A Voke plant linked to it finds nothing to sync any more.",
+    ],
+    confirmLabel: "Delete plant",
+    danger: true,
+    action: () => api("DELETE", `${ADMIN}/plants/${plant.id}`),
+  });
+  if (!done) return;
+  toast(`Plant “${plant.name}” deleted.`);
+  await loadOrgData();
+  $("#new-plant").disabled ? $("#refresh-plants").focus() : $("#new-plant").focus();
+}
+
+async function takeSnapshot(plant, button) {
+  await busy(button, async () => {
+    try {
+      const snapshot = await api("POST", `${ADMIN}/plants/${plant.id}/telemetry`);
+      // §8 fixes soc and pBat in the snapshot; anything else in it is not shown here.
+      const parts = [];
+      if (typeof snapshot?.soc === "number") {
+        parts.push(`SoC ${numberFormat.format(snapshot.soc)} %`);
+      }
+      if (typeof snapshot?.pBat === "number") {
+        parts.push(`power ${numberFormat.format(snapshot.pBat)} kW`);
+      }
+      const summary = parts.length ? `: ${parts.join(", ")}` : " taken";
+      toast(`Telemetry snapshot of ${plant.name}${summary}.`);
+    } catch (error) {
+      reportError(error);
+    }
+  });
+}
+
+/** The telemetry endpoint (CONTRACT §8) is offered only where this service has it. */
+async function detectTelemetry() {
+  try {
+    const schema = await request("GET", "/openapi.json");
+    state.telemetry = Boolean(schema && schema.paths && schema.paths[TELEMETRY_PATH]);
+  } catch {
+    state.telemetry = false;
+  }
+}
+
+// The plant editor ----------------------------------------------------------------------------
+
+const plantForm = $("#plant-form");
+const plantFields = {
+  name: $("#plant-name"),
+  externalPlantId: $("#plant-external-id"),
+  clientId: $("#plant-client-id"),
+  esiState: $("#plant-esi-state"),
+  fvePeakPowerKwp: $("#plant-peak"),
+  capacityKwh: $("#plant-capacity"),
+  description: $("#plant-description"),
+  configEnabled: $("input[name=configEnabled]", plantForm),
+  plantWithLoad: $("input[name=plantWithLoad]", plantForm),
+};
+
+for (const input of Object.values(plantFields)) {
+  const error = $(`[data-error-for="${input.dataset.field}"]`, plantForm);
+  if (error) {
+    error.id = `plant-${input.dataset.field}-error`;
+    input.dataset.errorId = error.id;
+    const described = input.getAttribute("aria-describedby");
+    input.setAttribute("aria-describedby", [described, error.id].filter(Boolean).join(" "));
+  }
+  input.addEventListener("input", () => clearFieldError(input));
+}
+
+function blockToRow(block) {
+  return Object.fromEntries(BLOCK_KEYS.map((key) => [key, String(block[key] ?? "")]));
+}
+
+/** "700" or "0700" -> "07:00", "7:30" -> "07:30"; anything else is left for the API to judge. */
+function normalizeTime(text) {
+  const value = text.trim();
+  const match = /^(\d{1,2}):?(\d{2})$/.exec(value);
+  return match ? `${match[1].padStart(2, "0")}:${match[2]}` : value;
+}
+
+function numberOrNull(text) {
+  const trimmed = String(text).trim();
+  if (trimmed === "") return null;
+  const number = Number(trimmed);
+  return Number.isFinite(number) ? number : null;
+}
+
+function rowToBlock(row) {
+  return Object.fromEntries(
+    BLOCK_KEYS.map((key) => [
+      key,
+      NUMBER_KEYS.has(key) ? numberOrNull(row[key]) : normalizeTime(row[key]),
+    ]),
+  );
+}
+
+function suggestExternalId() {
+  const taken = new Set(state.plants.map((plant) => plant.externalPlantId));
+  for (let n = state.plants.length + 1; ; n += 1) {
+    const candidate = `PLANT-${String(n).padStart(3, "0")}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
+function openPlantDialog(plant, opener) {
+  state.editing = plant;
+  clearErrors(plantForm);
+  const creating = plant === null;
+  $("#plant-title").textContent = creating ? "New plant" : `Edit ${plant.name}`;
+  $("#plant-save").textContent = creating ? "Create plant" : "Save changes";
+  const source = plant || {
+    name: "",
+    externalPlantId: suggestExternalId(),
+    clientId: state.status?.clientId || "",
+    esiState: "PLC_READY",
+    fvePeakPowerKwp: 0,
+    capacityKwh: 0,
+    description: null,
+    configEnabled: true,
+    plantWithLoad: true,
+    timeConfigs: DEFAULT_BLOCKS,
+  };
+  for (const key of ["name", "externalPlantId", "clientId", "esiState"]) {
+    plantFields[key].value = source[key] ?? "";
+  }
+  plantFields.fvePeakPowerKwp.value = String(source.fvePeakPowerKwp);
+  plantFields.capacityKwh.value = String(source.capacityKwh);
+  plantFields.description.value = source.description ?? "";
+  plantFields.configEnabled.checked = source.configEnabled;
+  plantFields.plantWithLoad.checked = source.plantWithLoad;
+  // Only a new plant takes an external id: PATCH cannot change it (the seed's update body).
+  plantFields.externalPlantId.readOnly = !creating;
+  $("#plant-external-id-hint").textContent = creating
+    ? "The id Voke links to; unique per client ID."
+    : "Fixed once the plant exists.";
+  state.blocks = source.timeConfigs.map(blockToRow);
+  renderBlocks();
+  const dialog = $("#plant-dialog");
+  openDialog(dialog);
+  if (opener) dialog.returnFocusTo = opener;
+  plantFields.name.focus();
+}
+
+$("#new-plant").addEventListener("click", () => {
+  if (!state.status || !state.status.enabled) return;
+  openPlantDialog(null);
+});
+
+function renderBlocks(focus) {
+  const list = $("#block-list");
+  const template = $("#block-template");
+  const count = state.blocks.length;
+  list.replaceChildren(
+    ...state.blocks.map((row, index) => {
+      const item = template.content.firstElementChild.cloneNode(true);
+      const number = index + 1;
+      $("[data-role=number]", item).textContent = String(number);
+      for (const key of BLOCK_KEYS) {
+        const input = $(`[data-key="${key}"]`, item);
+        const field = $(`label[data-for="${key}"]`, item).closest(".field");
+        const id = `block-${index}-${key}`;
+        const path = `timeConfigs[${index}].${key}`;
+        const error = $(".field-error", field);
+        input.id = id;
+        input.value = row[key];
+        input.dataset.field = path;
+        input.dataset.errorId = `${id}-error`;
+        input.setAttribute("aria-describedby", `${id}-error`);
+        $("label", field).htmlFor = id;
+        error.id = `${id}-error`;
+        error.dataset.errorFor = path;
+        input.addEventListener("input", () => {
+          state.blocks[index][key] = input.value;
+          clearFieldError(input);
+        });
+        if (!NUMBER_KEYS.has(key)) {
+          input.addEventListener("blur", () => {
+            input.value = normalizeTime(input.value);
+            state.blocks[index][key] = input.value;
+          });
+        }
+      }
+      // A whole-block error (a wrong shape) has no one field to sit beside.
+      const blockError = el("p", {
+        class: "field-error",
+        "data-error-for": `timeConfigs[${index}]`,
+      });
+      blockError.hidden = true;
+      $("fieldset", item).append(blockError);
+      const buttons = {
+        up: [index === 0, `Move block ${number} up`],
+        down: [index === count - 1, `Move block ${number} down`],
+        remove: [false, `Remove block ${number}`],
+      };
+      for (const [action, [disabled, label]] of Object.entries(buttons)) {
+        const button = $(`[data-action="${action}"]`, item);
+        button.disabled = disabled;
+        button.setAttribute("aria-label", label);
+        button.title = label;
+        button.addEventListener("click", () => changeBlocks(action, index));
+      }
+      return item;
+    }),
+  );
+  $("#no-blocks").hidden = count > 0;
+  if (focus) {
+    const target = $(focus, list) || $("#add-block");
+    target.focus();
+  }
+}
+
+function changeBlocks(action, index) {
+  const blocks = state.blocks;
+  let focus;
+  if (action === "up" || action === "down") {
+    const to = action === "up" ? index - 1 : index + 1;
+    [blocks[index], blocks[to]] = [blocks[to], blocks[index]];
+    const edge = to === 0 || to === blocks.length - 1;
+    const other = action === "up" ? "down" : "up";
+    focus = `.block:nth-child(${to + 1}) [data-action="${edge ? other : action}"]`;
+  } else {
+    blocks.splice(index, 1);
+    focus = blocks.length
+      ? `.block:nth-child(${Math.min(index, blocks.length - 1) + 1}) [data-action="remove"]`
+      : null;
+  }
+  // Server errors point at positions that just moved: they no longer apply.
+  clearErrors(plantForm);
+  renderBlocks(focus || "#add-block");
+}
+
+$("#add-block").addEventListener("click", () => {
+  const last = state.blocks.at(-1);
+  // The new block starts where the last one ends; after a block ending 23:59 there is no room.
+  let from = "00:00";
+  if (last) from = /^\d\d:\d\d$/.test(last.to) && last.to !== "23:59" ? last.to : "";
+  state.blocks.push({
+    from,
+    to: "23:59",
+    pBatMin: last ? last.pBatMin : "-10",
+    pBatMax: last ? last.pBatMax : "10",
+    socMin: last ? last.socMin : "20",
+    socMax: last ? last.socMax : "90",
+  });
+  clearErrors(plantForm);
+  renderBlocks(`#block-${state.blocks.length - 1}-from`);
+});
+
+function collectPlant() {
+  const body = {
+    name: plantFields.name.value.trim(),
+    description: plantFields.description.value.trim() || null,
+    fvePeakPowerKwp: numberOrNull(plantFields.fvePeakPowerKwp.value),
+    capacityKwh: numberOrNull(plantFields.capacityKwh.value),
+    configEnabled: plantFields.configEnabled.checked,
+    plantWithLoad: plantFields.plantWithLoad.checked,
+    esiState: plantFields.esiState.value.trim(),
+    timeConfigs: state.blocks.map(rowToBlock),
+  };
+  if (state.editing === null) {
+    return {
+      clientId: plantFields.clientId.value,
+      externalPlantId: plantFields.externalPlantId.value.trim(),
+      ...body,
+    };
+  }
+  // A PATCH carries what changed only: new timeConfigs would be a new config version (§4).
+  const plant = state.editing;
+  return Object.fromEntries(
+    Object.entries(body).filter(
+      ([key, value]) => JSON.stringify(value) !== JSON.stringify(plant[key]),
+    ),
+  );
+}
+
+plantForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy($("#plant-save"), async () => {
+    clearErrors(plantForm);
+    const editing = state.editing;
+    const body = collectPlant();
+    if (editing && Object.keys(body).length === 0) {
+      closeDialog($("#plant-dialog"));
+      toast("No changes to save.");
+      return;
+    }
+    try {
+      const saved = editing
+        ? await api("PATCH", `${ADMIN}/plants/${editing.id}`, { body })
+        : await api("POST", `${ADMIN}/plants`, { body });
+      closeDialog($("#plant-dialog"));
+      toast(editing ? `Plant “${saved.name}” saved.` : `Plant “${saved.name}” created.`);
+      await loadOrgData();
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      if (error instanceof ApiError && error.fieldErrors.length) {
+        showFieldErrors(plantForm, error.fieldErrors, error.message);
+      } else if (error instanceof ApiError && error.code === "CONFLICT") {
+        showFieldErrors(plantForm, [{ field: "externalPlantId", message: error.message }]);
+      } else {
+        showFormError(plantForm, describeError(error));
+      }
+    }
+  });
+});
+
+// Start -------------------------------------------------------------------------------------
+
+async function boot() {
+  const telemetry = detectTelemetry();
+  if (!state.token) {
+    await telemetry;
+    showSignIn();
+    return;
+  }
+  try {
+    const [me] = await Promise.all([api("GET", "/api/v1/auth/me"), telemetry]);
+    if (me.role !== "SUPER_ADMIN") {
+      signOut(`${me.email} is not a SuperAdmin; this page needs a SuperAdmin account.`);
+      return;
+    }
+    state.me = me;
+    await showAdmin();
+  } catch (error) {
+    if (error instanceof SessionEnded) return;
+    showSignIn(describeError(error));
+  }
+}
+
+boot();

@@ -1,0 +1,378 @@
+"""The admin page (CONTRACT §10) in a real Chromium against the real service on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+from tests.conftest import CHROMIUM
+
+pytestmark = pytest.mark.browser
+
+ADMIN_EMAIL = "ui-admin@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+LOCKED_EMAIL = "locked-out@example.com"
+REPO = Path(__file__).resolve().parents[2]
+VOKE_ESM = REPO / ".venv" / "bin" / "voke-esm"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+# Variables of the caller's environment that would point the service elsewhere.
+_FOREIGN_SETTINGS = (
+    "DATABASE_URL",
+    "JWT_SECRET",
+    "VOKE_ENCRYPTION_KEY",
+    "VOKE_ESM_ENABLED",
+    "VOKE_ESM_RATE_LIMIT",
+    "VOKE_LOGIN_RATE_LIMIT",
+    "VOKE_ESM_TOKEN_TTL_S",
+    "RATE_LIMIT_STORAGE_URL",
+    "AMQP_URL",
+    "TRADING_SYNC_INTERVAL_S",
+    "TELEMETRY_INTERVAL_S",
+    "VOKE_VAR_DIR",
+)
+
+expect.set_options(timeout=10_000)
+
+
+@dataclass(frozen=True)
+class Service:
+    base_url: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """`voke-esm serve` as a user starts it: its own SQLite under ./var in a fresh directory."""
+    workdir = tmp_path_factory.mktemp("ui-service")
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {key: value for key, value in os.environ.items() if key not in _FOREIGN_SETTINGS}
+    env |= {
+        "VOKE_ENV": "test",
+        "VOKE_ADMIN_EMAIL": ADMIN_EMAIL,
+        "VOKE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "VOKE_ESM_INTERNAL_URL": f"{base_url}/api/v1/voke-esm",
+    }
+    log = workdir / "service.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(VOKE_ESM), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_healthy(process, base_url, log)
+        yield Service(base_url, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"voke-esm serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"voke-esm serve did not answer /healthz within 60 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def requested_urls() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def context(
+    browser: Browser, service: Service, requested_urls: list[str]
+) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport=LAPTOP, base_url=service.base_url, locale="en-GB")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.base_url)
+    context.on("request", lambda request: requested_urls.append(request.url))
+    yield context
+    context.close()
+    # Nothing the page loads or calls may leave the machine: no CDN, no web fonts.
+    foreign = [url for url in requested_urls if not _is_local(url)]
+    assert foreign == []
+
+
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"data", "blob", "about"} or parts.hostname in {
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    }
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def sign_in(page: Page, *, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_page_and_its_assets_come_from_the_service(service: Service) -> None:
+    with httpx.Client(base_url=service.base_url) as http:
+        pages = [http.get("/platform/voke-esm"), http.get("/platform/voke-esm/")]
+        for page in pages:
+            assert page.status_code == 200
+            assert page.headers["content-type"].startswith("text/html")
+            assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        html = pages[0].text
+        assert pages[1].text == html
+        assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing from elsewhere
+        assets = re.findall(r"(?:src|href)=\"(/platform/voke-esm/static/[^\"]+)\"", html)
+        assert len(assets) >= 3
+        for asset in {*assets, "/platform/voke-esm/static/api.js"}:
+            assert http.get(asset).status_code == 200, asset
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    """For the README: without the passing toasts of the steps before."""
+    page.evaluate("document.querySelectorAll('.toast').forEach((toast) => toast.remove())")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name, full_page=full_page, animations="disabled")
+
+
+def test_superadmin_enables_an_org_manages_its_plants_and_disables_it(
+    page: Page, service: Service
+) -> None:
+    page.goto("/platform/voke-esm")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_in(page)
+    expect(page.get_by_text("No organizations yet.")).to_be_visible()
+
+    # A new organization becomes the selected one.
+    page.get_by_role("button", name="New organization").click()
+    new_org = page.get_by_role("dialog", name="New organization")
+    new_org.get_by_label("Name").fill("Acme Energy")
+    new_org.get_by_role("button", name="Create organization").click()
+    expect(page.locator("#org-select option:checked")).to_have_text("Acme Energy")
+    expect(page.locator("#status-badge")).to_have_text("Disabled")
+    expect(page.get_by_role("button", name="New plant")).to_be_disabled()
+
+    # Enable: confirm, then the credentials are shown once, with copy buttons.
+    page.get_by_role("button", name="Enable", exact=True).click()
+    confirm = page.get_by_role("dialog", name="Enable Voke ESM for Acme Energy?")
+    expect(confirm).to_contain_text("shown once")
+    confirm.get_by_role("button", name="Enable").click()
+    credentials = page.get_by_role("dialog", name="Credentials for Acme Energy")
+    expect(credentials).to_contain_text("will not be shown again")
+    client_id = credentials.get_by_label("Client ID").input_value()
+    client_secret = credentials.get_by_label("Client secret").input_value()
+    esm_api_url = credentials.get_by_label("ESM API URL").input_value()
+    assert client_id
+    assert client_secret
+    assert esm_api_url == f"{service.base_url}/api/v1/voke-esm"
+    credentials.get_by_role("button", name="Copy").nth(1).click()
+    expect(credentials.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == client_secret
+
+    # The credentials work for a real token exchange.
+    token = httpx.post(
+        f"{esm_api_url}/trading/token",
+        json={"clientId": client_id, "clientSecret": client_secret},
+    )
+    assert token.status_code == 200, token.text
+    credentials.get_by_role("button", name="I have stored them").click()
+    expect(credentials).to_be_hidden()
+    expect(page.locator("#cred-client-secret")).to_have_value("")  # not left in the page
+    expect(page.locator("#status-badge")).to_have_text("Enabled")
+    expect(page.locator("#status-client-id")).to_have_text(client_id)
+    expect(page.locator("#status-plants")).to_have_text("1")
+    expect(page.locator("#plants-body tr")).to_have_count(1)  # the default plant
+
+    # A plant with a broken block: the API's error shows beside that field.
+    page.get_by_role("button", name="New plant").click()
+    editor = page.get_by_role("dialog", name="New plant")
+    expect(editor.get_by_label("Client ID")).to_have_value(client_id)
+    editor.get_by_label("Name", exact=True).fill("Site B")
+    editor.get_by_label("External plant ID").fill("PLANT-B")
+    editor.get_by_label("Battery capacity").fill("150")
+    blocks = editor.locator(".block")
+    expect(blocks).to_have_count(2)
+    editor.get_by_role("button", name="Add block").click()
+    expect(blocks).to_have_count(3)
+    expect(page.locator("#block-2-from")).to_be_focused()
+    editor.get_by_role("button", name="Remove block 3").click()
+    expect(blocks).to_have_count(2)
+    page.locator("#block-1-socMin").fill("95")  # above the block's socMax of 90
+    editor.get_by_role("button", name="Create plant").click()
+    so_min_error = page.locator("#block-1-socMin-error")
+    expect(so_min_error).to_have_text("Must not exceed socMax.")
+    expect(page.locator("#block-1-socMin")).to_have_attribute("aria-invalid", "true")
+    expect(editor.locator(".form-error")).to_have_text("Fix the marked field.")
+
+    page.locator("#block-1-socMin").fill("30")
+    expect(so_min_error).to_be_hidden()
+    editor.get_by_role("button", name="Create plant").click()
+    expect(editor).to_be_hidden()
+    row = page.locator("#plants-body tr", has_text="Site B")
+    expect(row).to_contain_text("PLANT-B")
+    expect(row).to_contain_text("150 kWh")
+    expect(page.locator("#status-plants")).to_have_text("2")
+
+    screenshot(page, "admin-page.png")
+
+    # Edit: a new name, and the blocks swapped back into time order after a move.
+    row.get_by_role("button", name="Edit Site B").click()
+    editor = page.get_by_role("dialog", name="Edit Site B")
+    expect(editor.get_by_label("External plant ID")).to_have_js_property("readOnly", True)
+    editor.get_by_label("Name", exact=True).fill("Site B (north)")
+    editor.get_by_role("button", name="Move block 2 up").click()
+    expect(page.locator("#block-0-from")).to_have_value("07:00")
+    editor.get_by_role("button", name="Move block 1 down").click()
+    expect(page.locator("#block-0-from")).to_have_value("00:00")
+    page.locator("#block-1-pBatMax").fill("40")
+    editor.get_by_role("button", name="Save changes").click()
+    expect(editor).to_be_hidden()
+    row = page.locator("#plants-body tr", has_text="Site B (north)")
+    expect(row).to_be_visible()
+
+    # The session survives a reload, and so does the selected org.
+    page.reload()
+    expect(page.locator("#org-select option:checked")).to_have_text("Acme Energy")
+    expect(row).to_be_visible()
+
+    # Delete asks first.
+    row.get_by_role("button", name="Delete Site B (north)").click()
+    confirm = page.get_by_role("dialog", name="Delete plant “Site B (north)”?")
+    confirm.get_by_role("button", name="Delete plant").click()
+    expect(row).to_have_count(0)
+    expect(page.locator("#plants-body tr")).to_have_count(1)
+
+    # Disable says what stops working; the plants are kept.
+    page.get_by_role("button", name="Disable").click()
+    confirm = page.get_by_role("dialog", name="Disable Voke ESM for Acme Energy?")
+    expect(confirm).to_contain_text("every trading token issued for them")
+    expect(confirm).to_contain_text("plant is kept")
+    confirm.get_by_role("button", name="Disable").click()
+    expect(page.locator("#status-badge")).to_have_text("Disabled")
+    expect(page.locator("#plants-body tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="New plant")).to_be_disabled()
+    refused = httpx.post(
+        f"{esm_api_url}/trading/token",
+        json={"clientId": client_id, "clientSecret": client_secret},
+    )
+    assert refused.status_code == 401
+
+    page.set_viewport_size(PHONE)
+    page.get_by_role("button", name="Enable", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Enable").click()
+    page.get_by_role("button", name="I have stored them").click()
+    expect(page.locator("#status-badge")).to_have_text("Enabled")
+    screenshot(page, "admin-page-phone.png", full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_errors_read_as_sentences(page: Page, service: Service) -> None:
+    page.goto("/platform/voke-esm")
+    sign_in(page, password="not the password")
+    expect(page.locator("#signin-error")).to_have_text("Invalid email or password.")
+
+    # An expired or forged token sends the user back to sign-in.
+    page.evaluate("sessionStorage.setItem('voke-esm.token', 'not-a-jwt')")
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#signin-error")).to_contain_text("Sign in again")
+
+    # Over the login limit (per email): the page says when to retry, from Retry-After.
+    for _ in range(10):
+        httpx.post(
+            f"{service.base_url}/api/v1/auth/login",
+            json={"email": LOCKED_EMAIL, "password": "wrong"},
+        )
+    sign_in(page, email=LOCKED_EMAIL)
+    expect(page.locator("#signin-error")).to_have_text(
+        re.compile(r"^Too many requests\. Try again in \d+ seconds?\.$")
+    )
+
+
+def test_telemetry_snapshot_is_offered_where_the_service_has_it(
+    page: Page, service: Service
+) -> None:
+    """The button follows the service's OpenAPI paths; here both ends are stood in for."""
+    with httpx.Client(base_url=service.base_url) as http:
+        login = http.post(
+            "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        http.headers["Authorization"] = f"Bearer {login.json()['accessToken']}"
+        org = http.post("/api/v1/orgs", json={"name": "Telemetry Org"}).json()
+        assert http.post("/api/v1/voke-esm/admin/enable", params={"orgId": org["id"]}).is_success
+    telemetry_path = "/api/v1/voke-esm/admin/plants/{id}/telemetry"
+    page.route("**/openapi.json", lambda route: route.fulfill(json={"paths": {telemetry_path: {}}}))
+    page.route("**/telemetry", lambda route: route.fulfill(json={"soc": 55.5, "pBat": -3.25}))
+
+    page.goto("/platform/voke-esm")
+    sign_in(page)
+    page.get_by_label("Organization", exact=True).select_option(label="Telemetry Org")
+    page.get_by_role("button", name="Telemetry snapshot of Telemetry Org default plant").click()
+    expect(page.get_by_role("status").filter(has_text="Telemetry snapshot")).to_contain_text(
+        "Telemetry snapshot of Telemetry Org default plant: SoC 55.5 %, power -3.25 kW."
+    )
