@@ -27,8 +27,9 @@ TOKEN_REFUSED = error_body(401, "UNAUTHORIZED", "Invalid or expired token")
 NOT_SUPER_ADMIN = error_body(403, "FORBIDDEN", "SuperAdmin role required")
 ORG_NOT_FOUND = error_body(404, "NOT_FOUND", "Organization not found")
 PLANT_NOT_FOUND = error_body(404, "NOT_FOUND", "Plant not found")
+_TAKEN = "externalPlantId is already used by another plant of this organization"
 EXTERNAL_ID_TAKEN = error_body(
-    409, "CONFLICT", "externalPlantId is already used by another plant of this organization"
+    409, "CONFLICT", _TAKEN, {"errors": [{"field": "externalPlantId", "message": _TAKEN}]}
 )
 UTC_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 USER_PASSWORD = "a long enough password"
@@ -166,7 +167,16 @@ class TestUsers:
 
         assert (response.status_code, response.json()) == (
             409,
-            error_body(409, "CONFLICT", "A user with this email already exists"),
+            error_body(
+                409,
+                "CONFLICT",
+                "A user with this email already exists",
+                {
+                    "errors": [
+                        {"field": "email", "message": "A user with this email already exists"}
+                    ]
+                },
+            ),
         )
         users = (await api.http.get(USERS, headers=api.headers)).json()
         assert [user["email"] for user in users] == [ADMIN_EMAIL]

@@ -9,7 +9,7 @@ from importlib.resources import files
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -99,9 +99,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(LoopbackOnlyGuard)
         install_ui(app)
 
+    _add_root(app, settings)
     _add_probes(app)
     _add_offline_docs(app)
     return app
+
+
+def _add_root(app: FastAPI, settings: Settings) -> None:
+    target = "/platform/voke-esm" if settings.esm_module_enabled else "/docs"
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """A newcomer opening the bare address lands on the admin page (or the docs)."""
+        return RedirectResponse(target)
 
 
 def _add_probes(app: FastAPI) -> None:

@@ -92,6 +92,12 @@ class MethodNotAllowed(AppError):
 
 class Conflict(AppError):
     code, status, default_message = "CONFLICT", 409, "Conflict"
+    field: ClassVar[str | None] = None  # the taken key, named in details.errors like a 400
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        if self.field is not None:
+            self.details.setdefault("errors", [{"field": self.field, "message": self.message}])
 
 
 class PayloadTooLarge(AppError):
@@ -146,37 +152,46 @@ def json_path(location: Iterable[int | str]) -> str:
 
 
 _REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
+_UNION_BRANCHES = {"int", "float", "str", "bool", "none", "list", "dict"}
 
 
-def _field_errors(exc: RequestValidationError) -> tuple[list[FieldError], bool]:
-    errors: list[FieldError] = []
-    bad_uuid = False
-    for error in exc.errors():
+def field_errors(details: Iterable[Mapping[str, Any]]) -> list[FieldError]:
+    """Pydantic's error list as the contract's `[{field, message}]`, one entry per field.
+
+    A value that fails every branch of a union (e.g. a string where a number goes) yields one
+    error per branch; the last, the most general, is kept.
+    """
+    by_field: dict[str, str] = {}
+    for error in details:
         location = list(error.get("loc", ()))
-        part = location[0] if location else None
-        if location and part in _REQUEST_PARTS:
+        if location and location[0] in _REQUEST_PARTS:
             location = location[1:]
-        # Pydantic puts the union member's type name in the location of a failed union branch.
+        # Pydantic puts a failed union branch's type name in the location.
         location = [
-            p for p in location if not (isinstance(p, str) and p in {"int", "float", "str", "bool"})
+            part for part in location if not (isinstance(part, str) and part in _UNION_BRANCHES)
         ]
-        if part in {"path", "query"} and str(error.get("type", "")).startswith("uuid"):
-            bad_uuid = True
         message = str(error.get("msg", "invalid"))
         if error.get("type") == "json_invalid":
             message = "Request body is not valid JSON"
-        errors.append({"field": json_path(location) or "body", "message": message})
-    return errors, bad_uuid
+        by_field[json_path(location) or "body"] = message
+    return [{"field": field, "message": message} for field, message in by_field.items()]
+
+
+def _is_bad_uuid(exc: RequestValidationError) -> bool:
+    return any(
+        error.get("loc", ("",))[0] in {"path", "query"}
+        and str(error.get("type", "")).startswith("uuid")
+        for error in exc.errors()
+    )
 
 
 def _problem_from(exc: Exception) -> AppError:
     if isinstance(exc, AppError):
         return exc
     if isinstance(exc, RequestValidationError):
-        errors, bad_uuid = _field_errors(exc)
-        if bad_uuid:  # the seed's exact body: no details
+        if _is_bad_uuid(exc):  # the seed's exact body: no details
             return InvalidUuid()
-        return ValidationFailed(errors)
+        return ValidationFailed(field_errors(exc.errors()))
     if isinstance(exc, StarletteHTTPException):
         headers = dict(exc.headers or {})
         match exc.status_code:

@@ -401,8 +401,9 @@ class TestCreatePlant:
         )
 
         assert response.status_code == 409
+        taken = "externalPlantId is already used by another plant of this clientId"
         assert response.json() == error_body(
-            409, "CONFLICT", "externalPlantId is already used by another plant of this clientId"
+            409, "CONFLICT", taken, {"errors": [{"field": "externalPlantId", "message": taken}]}
         )
         plants = await api.sandbox_plants(clientId=org.client_id)
         assert [p["name"] for p in plants if p["externalPlantId"] == "PLANT-001"] == [first["name"]]

@@ -27,6 +27,7 @@ WRONG_LOGIN = "Invalid email or password"
 
 
 class EmailTaken(Conflict):
+    field = "email"
     default_message = "A user with this email already exists"
 
 

@@ -21,6 +21,7 @@ class PlantNotFound(NotFound):
 
 
 class ExternalPlantIdTaken(Conflict):
+    field = "externalPlantId"
     default_message = "externalPlantId is already used by another plant of this organization"
 
 

@@ -32,6 +32,7 @@ class SandboxPlantNotFound(NotFound):
 
 
 class ExternalPlantIdTaken(Conflict):
+    field = "externalPlantId"
     default_message = "externalPlantId is already used by another plant of this clientId"
 
 

@@ -159,8 +159,9 @@ class EsmClient:
         if response.status_code in (400, 401):
             raise EsmAuthFailed(f"the ESM refused the client credentials ({response.status_code})")
         answer = self._parse(response, TypeAdapter(TokenAnswer))
-        # Renew a minute early, or at 90 % of a short lifetime, so a token never dies in flight.
-        margin = min(60.0, answer.expires_in * 0.1)
+        # Renew a minute early, or at 90 % of a short lifetime less the second `exp` is rounded
+        # down to, so a token never dies in flight.
+        margin = min(60.0, answer.expires_in * 0.1 + 1)
         renew_at = time.monotonic() + answer.expires_in - margin
         self._token, self._token_renew_at = answer.access_token, renew_at
         return self._token

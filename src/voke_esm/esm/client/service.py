@@ -24,6 +24,7 @@ from voke_esm.esm.client.http import (
     DEFAULT_TIMEOUTS,
     EsmClient,
     EsmError,
+    EsmRequestRefused,
     RetryPolicy,
     Timeouts,
 )
@@ -221,6 +222,13 @@ async def push_time_configs(
             validate_only=validate_only,
             config_update_req_code=f"voke-{uuid.uuid4()}",
         )
+    except EsmRequestRefused as exc:
+        if exc.status == 404:  # a link to a plant the ESM does not have: the user's to fix
+            raise ValidationFailed(
+                [{"field": "externalPlantId", "message": "the ESM has no plant with this id"}],
+                "The ESM does not know this plant",
+            ) from None
+        raise EsmCallFailed(f"The ESM config update failed: {exc}") from None
     except EsmError as exc:
         raise EsmCallFailed(f"The ESM config update failed: {exc}") from None
     if answer.result_code == "cfg_rejected":

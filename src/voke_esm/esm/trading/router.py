@@ -20,7 +20,7 @@ from voke_esm.errors import (
     Unauthorized,
     ValidationFailed,
     error_responses,
-    json_path,
+    field_errors,
 )
 from voke_esm.esm.models import SandboxClient
 from voke_esm.esm.time_configs import TimeConfigBlock
@@ -63,12 +63,7 @@ def _validated(model: type[_Model], data: Any) -> _Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(
-            [
-                {"field": json_path(error["loc"]) or "body", "message": error["msg"]}
-                for error in exc.errors()
-            ]
-        ) from None
+        raise ValidationFailed(field_errors(exc.errors())) from None
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -1,0 +1,62 @@
+"""`voke-esm smoke` (CONTRACT §9) run as a user runs it: the console command in a subprocess."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.esm.live import closed_port_fixture  # noqa: F401
+
+VOKE_ESM = Path(sys.executable).with_name("voke-esm")
+STEP = re.compile(r"  ([✓✗]) +(\d+)\. (.+)")
+
+
+def smoke(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VOKE_ESM), "smoke", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=180,
+        check=False,
+    )
+
+
+class TestSmoke:
+    def test_against_a_sandbox_it_starts_itself_every_step_passes(self, tmp_path: Path) -> None:
+        run = smoke(cwd=tmp_path)
+
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output
+        steps = [STEP.fullmatch(line) for line in run.stdout.splitlines()]
+        marks = [(step[1], int(step[2])) for step in steps if step]
+        assert len(marks) >= 9, output  # the seed's steps, AMQP aside (§9)
+        assert marks == [("✓", number) for number in range(1, len(marks) + 1)], output
+        # It started the service itself, so it read the log: the applied-config check really ran.
+        applied = [step[3] for step in steps if step and "applied config for" in step[3]]
+        assert len(applied) == 1, output
+        assert "skipped" not in applied[0], output
+        assert not any(line.startswith("  ✗") for line in run.stdout.splitlines()), output
+
+    def test_an_unreachable_service_fails_at_the_first_step(
+        self, tmp_path: Path, closed_port: int
+    ) -> None:
+        run = smoke(
+            "--base-url",
+            f"http://127.0.0.1:{closed_port}",
+            "--email",
+            "a@b.c",
+            "--password",
+            "x",
+            cwd=tmp_path,
+        )
+
+        output = run.stdout + run.stderr
+        assert run.returncode != 0, output
+        failed = [line for line in run.stdout.splitlines() if line.startswith("  ✗")]
+        assert len(failed) == 1, output
+        assert STEP.fullmatch(failed[0]) is not None, output
+        assert not any(line.startswith("  ✓") for line in run.stdout.splitlines()), output
