@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.esm.live import (
+    closed_port_fixture,  # noqa: F401
     eventually,
     live_sandbox_fixture,  # noqa: F401
     live_settings,
@@ -370,6 +371,26 @@ class TestPushTimeConfigs:
         )
         assert await voke_plant(api, org.id, unlinked["id"]) == unlinked
 
+    async def test_a_plant_the_esm_does_not_know_is_a_validation_error(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        stray = await api.create_voke_plant(org.id, externalPlantId="NOT-IN-THE-SANDBOX")
+
+        response = await push(api, org.id, stray["id"], WHOLE_DAY)
+
+        assert response.status_code == 400
+        assert response.json() == error_body(
+            400,
+            "VALIDATION_ERROR",
+            "The ESM does not know this plant",
+            {
+                "errors": [
+                    {"field": "externalPlantId", "message": "the ESM has no plant with this id"}
+                ]
+            },
+        )
+        assert await voke_plant(api, org.id, stray["id"]) == stray
+
     async def test_an_org_without_credentials_is_a_conflict(
         self, api: Api, org: EnabledOrg, linked: dict[str, Any]
     ) -> None:
@@ -379,6 +400,32 @@ class TestPushTimeConfigs:
 
         assert response.status_code == 409
         assert response.json() == NO_CREDENTIALS
+
+
+class TestEsmUnreachable:
+    """An ESM that refuses connections: after the client's retries, 502 ESM_UNAVAILABLE."""
+
+    @pytest.fixture
+    def settings_overrides(self, sandbox_url: str, closed_port: int) -> dict[str, Any]:
+        return live_settings(
+            sandbox_url, voke_esm_internal_url=f"http://127.0.0.1:{closed_port}/api/v1/voke-esm"
+        )
+
+    async def test_sync_answers_bad_gateway_and_stores_nothing(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_voke_plant(org.id, externalPlantId=org.default_plant_id)
+
+        response = await sync(api, org.id)
+
+        assert response.status_code == 502
+        body = response.json()
+        assert (body["code"], body["error"], body["statusCode"]) == (
+            "ESM_UNAVAILABLE",
+            "Bad Gateway",
+            502,
+        )
+        assert body["message"].startswith("Listing the ESM's plants failed: ")
+        assert await voke_plant(api, org.id, plant["id"]) == plant
 
 
 # Periodic sync ---------------------------------------------------------------------------------
