@@ -41,7 +41,11 @@ REDIS_URL = os.environ.get("VOKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("VOKE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 CHROMIUM = Path(os.environ.get("VOKE_TEST_CHROMIUM", "/usr/bin/chromium"))
 
-_SERVICE_PORTS = {"postgres": (PG_HOST, PG_PORT), "redis": ("127.0.0.1", 6379), "rabbitmq": ("127.0.0.1", 5672)}
+_SERVICE_PORTS = {
+    "postgres": (PG_HOST, PG_PORT),
+    "redis": ("127.0.0.1", 6379),
+    "rabbitmq": ("127.0.0.1", 5672),
+}
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -108,7 +112,9 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 
 async def _pg_admin(sql: str) -> None:
-    connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
+    connection = await asyncpg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB
+    )
     try:
         await connection.execute(sql)
     finally:
@@ -120,7 +126,8 @@ async def _truncate_all(url: str) -> None:
     connection = await asyncpg.connect(dsn)
     try:
         tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         )
         if tables:
             names = ", ".join(f'"{row["tablename"]}"' for row in tables)
@@ -130,7 +137,9 @@ async def _truncate_all(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str:
     if request.param == "sqlite":
         path = tmp_path / "voke-esm.db"
         shutil.copyfile(sqlite_template, path)
@@ -191,7 +200,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def api(client: httpx.AsyncClient) -> Api:
     """The client signed in as the bootstrap SuperAdmin, with helpers for the common steps."""
-    response = await client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
     assert response.status_code == 200, response.text
     return Api(client, response.json()["accessToken"])
 

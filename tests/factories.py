@@ -19,7 +19,9 @@ SEED_BLOCKS: list[dict[str, Any]] = [
     {"from": "00:00", "to": "07:00", "pBatMax": 10, "pBatMin": -10, "socMax": 95, "socMin": 20},
     {"from": "07:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 30},
 ]
-WHOLE_DAY = [{"from": "00:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}]
+WHOLE_DAY = [
+    {"from": "00:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}
+]
 
 _counter = itertools.count(1)
 
@@ -29,7 +31,9 @@ async def bootstrap_admin(app: FastAPI) -> None:
         await auth_service.ensure_super_admin(session, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
 
 
-def error_body(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The exact envelope of CONTRACT §2."""
     from http import HTTPStatus
 
@@ -77,7 +81,9 @@ class Api:
 
     async def create_voke_plant(self, org_id: str, **fields: Any) -> dict[str, Any]:
         body = {"name": f"Voke plant {next(_counter)}", **fields}
-        response = await self.http.post(f"/api/v1/orgs/{org_id}/plants", json=body, headers=self.headers)
+        response = await self.http.post(
+            f"/api/v1/orgs/{org_id}/plants", json=body, headers=self.headers
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 
@@ -116,16 +122,25 @@ class Api:
         )
 
     async def sandbox_plants(self, **params: Any) -> list[dict[str, Any]]:
-        response = await self.http.get("/api/v1/voke-esm/admin/plants", params=params, headers=self.headers)
+        response = await self.http.get(
+            "/api/v1/voke-esm/admin/plants", params=params, headers=self.headers
+        )
         assert response.status_code == 200, response.text
         return list(response.json())
 
     async def post_sandbox_plant(self, body: dict[str, Any]) -> httpx.Response:
-        return await self.http.post("/api/v1/voke-esm/admin/plants", json=body, headers=self.headers)
+        return await self.http.post(
+            "/api/v1/voke-esm/admin/plants", json=body, headers=self.headers
+        )
 
     async def create_sandbox_plant(self, client_id: str, **fields: Any) -> dict[str, Any]:
         number = next(_counter)
-        body = {"clientId": client_id, "externalPlantId": f"PLANT-{number:04d}", "name": f"Site {number}", **fields}
+        body = {
+            "clientId": client_id,
+            "externalPlantId": f"PLANT-{number:04d}",
+            "name": f"Site {number}",
+            **fields,
+        }
         response = await self.post_sandbox_plant(body)
         assert response.status_code == 201, response.text
         return dict(response.json())
@@ -134,7 +149,8 @@ class Api:
 
     async def trading_token(self, client_id: str, client_secret: str) -> str:
         response = await self.http.post(
-            "/api/v1/voke-esm/trading/token", json={"clientId": client_id, "clientSecret": client_secret}
+            "/api/v1/voke-esm/trading/token",
+            json={"clientId": client_id, "clientSecret": client_secret},
         )
         assert response.status_code == 200, response.text
         return str(response.json()["accessToken"])

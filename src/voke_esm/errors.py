@@ -170,10 +170,11 @@ def field_errors(details: Iterable[Mapping[str, Any]]) -> list[FieldError]:
         location = [
             part for part in location if not (isinstance(part, str) and part in _UNION_BRANCHES)
         ]
-        message = str(error.get("msg", "invalid"))
         if error.get("type") == "json_invalid":
-            message = "Request body is not valid JSON"
-        by_field[json_path(location) or "body"] = message
+            # Its location is a character offset, not a JSON path: the whole body is at fault.
+            by_field["body"] = "Request body is not valid JSON"
+            continue
+        by_field[json_path(location) or "body"] = str(error.get("msg", "invalid"))
     return [{"field": field, "message": message} for field, message in by_field.items()]
 
 
