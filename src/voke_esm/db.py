@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -90,7 +91,9 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         )
     database = make_url(database_url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # A folder we cannot create is an unreachable database: /readyz and the API say 503.
+        with contextlib.suppress(OSError):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
     # SQLite allows one writer at a time. One pooled connection per process queues transactions
     # in FIFO order inside the event loop instead of letting them collide on the file lock, and
     # BEGIN IMMEDIATE makes a second process wait (busy_timeout) rather than fail mid-transaction.

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from voke_esm.schemas import FieldError
 
 MAX_BLOCKS: Final = 96
-_HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
+# ASCII digits only: `\d` would also take other scripts' digits such as "٠".
+_HH_MM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
 Number = StrictInt | StrictFloat
 
@@ -133,7 +134,7 @@ def _overlaps(windows: list[tuple[int, int, int]], field: str) -> list[FieldErro
     """
     errors: list[tuple[int, FieldError]] = []
     latest_end, latest_end_index = -1, -1
-    for start, end, index in sorted(windows):
+    for start, end, index in sorted(windows, key=lambda window: (window[0], window[2])):
         if start < latest_end:
             errors.append(
                 (

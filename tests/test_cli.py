@@ -1,0 +1,325 @@
+"""CONTRACT §1 end to end: the `voke-esm` command as a real process on a real loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import error_body
+
+VOKE_ESM = str(Path(sys.executable).with_name("voke-esm"))
+# Variables the service reads; the runner's own must not leak into the processes under test.
+SETTINGS_VARIABLES = {
+    "DATABASE_URL",
+    "JWT_SECRET",
+    "RATE_LIMIT_STORAGE_URL",
+    "AMQP_URL",
+    "TRADING_SYNC_INTERVAL_S",
+    "TELEMETRY_INTERVAL_S",
+    "MAX_BODY_BYTES",
+}
+SECRET_32_BYTES = "s" * 32  # exactly the minimum §1 accepts in production
+INVALID_CLIENT = error_body(401, "INVALID_CLIENT", "Invalid client credentials")
+ROUTE_NOT_FOUND = error_body(404, "NOT_FOUND", "Route not found")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith("VOKE_") and name.upper() not in SETTINGS_VARIABLES
+    }
+    return {**env, **variables}
+
+
+def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [VOKE_ESM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    workdir: Path
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(workdir: Path, env: dict[str, str], logs: Path) -> Server:
+    """`voke-esm serve` in `workdir`, returned once /healthz answers; stopped if it never does."""
+    port = free_port()
+    stdout_path, stderr_path = logs / f"serve-{port}.out", logs / f"serve-{port}.err"
+    # Files, not pipes: an undrained pipe would block the server once it fills.
+    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [VOKE_ESM, "serve", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", workdir, stdout_path, stderr_path)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"serve exited {process.returncode}: {stderr_path.read_text()}"
+                )
+            try:
+                if httpx.get(f"{server.base_url}/healthz", timeout=2).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"serve never became healthy: {stderr_path.read_text()}")
+            time.sleep(0.1)
+    except BaseException:
+        server.stop()
+        raise
+
+
+@pytest.fixture(scope="module")
+def first_start(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The first start in an empty folder, with no configuration at all."""
+    server = start_server(
+        tmp_path_factory.mktemp("workdir"), clean_env(), tmp_path_factory.mktemp("logs")
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def printed_credentials(stdout: str) -> tuple[str, str]:
+    email = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", stdout)
+    password = re.search(r"password\s*:\s*(\S+)", stdout, flags=re.IGNORECASE)
+    assert email is not None, stdout
+    assert password is not None, stdout
+    return email.group(0), password.group(1)
+
+
+def login(server: Server, email: str, password: str) -> httpx.Response:
+    return httpx.post(
+        f"{server.base_url}/api/v1/auth/login", json={"email": email, "password": password}
+    )
+
+
+class TestFirstStart:
+    def test_prints_a_superadmin_email_and_password_that_log_in(self, first_start: Server) -> None:
+        email, password = printed_credentials(first_start.stdout)
+        response = login(first_start, email, password)
+        assert response.status_code == 200, response.text
+        me = httpx.get(
+            f"{first_start.base_url}/api/v1/auth/me",
+            headers={"Authorization": f"Bearer {response.json()['accessToken']}"},
+        )
+        assert me.json()["role"] == "SUPER_ADMIN"
+
+    @pytest.mark.parametrize("path", ["/docs", "/platform/voke-esm"])
+    def test_prints_working_urls_of_the_docs_and_the_admin_page(
+        self, first_start: Server, path: str
+    ) -> None:
+        url = f"{first_start.base_url}{path}"
+        assert url in first_start.stdout
+        response = httpx.get(url, follow_redirects=True)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+
+    def test_var_holds_the_sqlite_database(self, first_start: Server) -> None:
+        files = [path for path in (first_start.workdir / "var").iterdir() if path.is_file()]
+        assert [path for path in files if path.read_bytes()[:16] == SQLITE_MAGIC], files
+
+    def test_var_holds_the_generated_jwt_secret_readable_by_its_owner_only(
+        self, first_start: Server
+    ) -> None:
+        (secret,) = (first_start.workdir / "var").glob("*jwt*")
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+        assert len(secret.read_bytes().strip()) >= 32
+
+    def test_the_real_loopback_peer_passes_the_trading_guard(self, first_start: Server) -> None:
+        response = httpx.post(
+            f"{first_start.base_url}/api/v1/voke-esm/trading/token",
+            json={"clientId": "vesm-bogus-1", "clientSecret": "not-the-secret"},
+        )
+        assert response.status_code == 401
+        assert response.json() == INVALID_CLIENT
+
+    def test_forwarding_headers_do_not_make_a_loopback_peer_remote(
+        self, first_start: Server
+    ) -> None:
+        # §6: only the TCP peer counts; uvicorn must not rewrite it from proxy headers either.
+        response = httpx.post(
+            f"{first_start.base_url}/api/v1/voke-esm/trading/token",
+            json={"clientId": "vesm-bogus-2", "clientSecret": "not-the-secret"},
+            headers={
+                "X-Forwarded-For": "10.1.2.3",
+                "X-Real-IP": "10.1.2.3",
+                "Forwarded": "for=10.1.2.3",
+            },
+        )
+        assert response.status_code == 401
+        assert response.json() == INVALID_CLIENT
+
+
+class TestSecondStart:
+    def test_prints_no_password_and_keeps_the_secret_and_the_superadmin(
+        self, first_start: Server, tmp_path: Path
+    ) -> None:
+        email, password = printed_credentials(first_start.stdout)
+        (secret,) = (first_start.workdir / "var").glob("*jwt*")
+        secret_before = secret.read_bytes()
+        token = login(first_start, email, password).json()["accessToken"]
+
+        second = start_server(first_start.workdir, clean_env(), tmp_path)
+        try:
+            assert "password" not in second.stdout.lower(), second.stdout
+            assert password not in second.stdout
+            assert secret.read_bytes() == secret_before
+            # The same generated secret: a token of the first start is valid on the second.
+            me = httpx.get(
+                f"{second.base_url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert me.status_code == 200, me.text
+            assert me.json()["email"] == email
+        finally:
+            second.stop()
+
+
+class TestProductionRefusals:
+    @pytest.mark.parametrize(
+        ("variables", "named"),
+        [
+            ({"VOKE_ENCRYPTION_KEY": SECRET_32_BYTES}, "JWT_SECRET"),
+            ({"JWT_SECRET": "0123456789", "VOKE_ENCRYPTION_KEY": SECRET_32_BYTES}, "JWT_SECRET"),
+            ({"JWT_SECRET": SECRET_32_BYTES}, "VOKE_ENCRYPTION_KEY"),
+            ({"JWT_SECRET": SECRET_32_BYTES, "VOKE_ENCRYPTION_KEY": "k" * 31},
+             "VOKE_ENCRYPTION_KEY"),
+            (
+                {
+                    "JWT_SECRET": SECRET_32_BYTES,
+                    "VOKE_ENCRYPTION_KEY": SECRET_32_BYTES,
+                    "VOKE_ESM_ENABLED": "true",
+                    "VOKE_ESM_INTERNAL_URL": "http://localhost:4410/api/v1/voke-esm",
+                },
+                "VOKE_ESM_INTERNAL_URL",
+            ),
+        ],
+        ids=["jwt-secret-unset", "jwt-secret-10-bytes", "encryption-key-unset",
+             "encryption-key-31-bytes", "internal-url-localhost"],
+    )  # fmt: skip
+    def test_serve_exits_non_zero_with_one_line_naming_the_variable(
+        self, tmp_path: Path, variables: dict[str, str], named: str
+    ) -> None:
+        env = clean_env(VOKE_ENV="production", **variables)
+        result = run("serve", "--port", str(free_port()), cwd=tmp_path, env=env)
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert named in lines[0]
+
+
+ESM_PATHS = [
+    ("POST", "/api/v1/voke-esm/admin/enable?orgId=00000000-0000-0000-0000-000000000000"),
+    ("GET", "/api/v1/voke-esm/admin/status?orgId=00000000-0000-0000-0000-000000000000"),
+    ("GET", "/api/v1/voke-esm/admin/plants"),
+    ("DELETE", "/api/v1/voke-esm/admin/plants/00000000-0000-0000-0000-000000000000"),
+    ("POST", "/api/v1/voke-esm/trading/token"),
+    ("GET", "/api/v1/voke-esm/trading/plant/list"),
+    ("GET", "/api/v1/voke-esm/trading/plant/config?plantId=PLANT-001"),
+    ("POST", "/api/v1/voke-esm/trading/plant/config/update"),
+    ("GET", "/api/v1/voke-esm"),
+]
+
+
+class TestProductionWithoutTheEsmModule:
+    def test_serves_and_every_voke_esm_path_is_404(self, tmp_path: Path) -> None:
+        env = clean_env(
+            VOKE_ENV="production", JWT_SECRET=SECRET_32_BYTES, VOKE_ENCRYPTION_KEY=SECRET_32_BYTES
+        )
+        (tmp_path / "logs").mkdir()
+        server = start_server(tmp_path, env, tmp_path / "logs")
+        try:
+            email, password = printed_credentials(server.stdout)
+            token = login(server, email, password).json()["accessToken"]
+            for method, path in ESM_PATHS:
+                response = httpx.request(
+                    method,
+                    f"{server.base_url}{path}",
+                    json={},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert (response.status_code, response.json()) == (404, ROUTE_NOT_FOUND), path
+        finally:
+            server.stop()
+
+
+class TestCommands:
+    def test_help_lists_the_commands(self, tmp_path: Path) -> None:
+        result = run("--help", cwd=tmp_path, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        for command in ("serve", "migrate", "create-admin", "smoke"):
+            assert re.search(rf"^\W*{command}\b", result.stdout, flags=re.MULTILINE), result.stdout
+
+    def test_migrate_creates_the_schema_under_var_and_says_so(self, tmp_path: Path) -> None:
+        result = run("migrate", cwd=tmp_path, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        assert "migration" in result.stdout.lower(), result.stdout
+        (database,) = (
+            path for path in (tmp_path / "var").iterdir() if path.read_bytes()[:16] == SQLITE_MAGIC
+        )
+        with sqlite3.connect(database) as connection:
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+            versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert {"voke_esm_plants", "alembic_version"} <= tables
+        assert len(versions) == 1
+
+    def test_create_admin_makes_a_superadmin_who_can_log_in(self, first_start: Server) -> None:
+        result = run(
+            "create-admin",
+            "--email",
+            "x@example.com",
+            "--password",
+            "longpassword1",
+            cwd=first_start.workdir,
+            env=clean_env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert "x@example.com" in result.stdout
+        assert "longpassword1" not in result.stdout + result.stderr
+        response = login(first_start, "x@example.com", "longpassword1")
+        assert response.status_code == 200, response.text
