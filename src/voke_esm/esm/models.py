@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voke_esm.db import Base, Timestamps, UuidPrimaryKey
@@ -66,3 +66,43 @@ class ConfigUpdateRecord(Base):
     config_update_req_code: Mapped[str] = mapped_column(String(255))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SandboxOrgState(Base):
+    """What testers set per org (CONTRACT §11): the simulated clock, fault rules, token lifetime.
+
+    The clock starts at real time when the org is enabled; `clock_offset_minutes` is how far
+    `clock/advance` has moved it ahead.
+    """
+
+    __tablename__ = "voke_esm_org_states"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True
+    )
+    clock_started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    clock_offset_minutes: Mapped[float] = mapped_column(default=0.0)
+    fault_rules: Mapped[list[Any]] = mapped_column(default=list)
+    token_ttl_seconds: Mapped[int | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class JournalEntry(Base):
+    """One trading call, as §11's journal shows it; never a secret, a token or a header."""
+
+    __tablename__ = "voke_esm_journal"
+    __table_args__ = (Index("ix_voke_esm_journal_org_id_id", "org_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    client_id: Mapped[str | None] = mapped_column(String(120))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int]
+    plant_id: Mapped[str | None] = mapped_column(String(120))
+    config_update_req_code: Mapped[str | None] = mapped_column(String(255))
+    result_code: Mapped[str | None] = mapped_column(String(32))
+    duration_ms: Mapped[float]

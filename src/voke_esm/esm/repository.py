@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.esm.models import ConfigUpdateRecord, SandboxClient, SandboxPlant
+from voke_esm.esm.models import ConfigUpdateRecord, SandboxClient, SandboxOrgState, SandboxPlant
 
 # Clients ----------------------------------------------------------------------------------------
 
@@ -119,3 +120,20 @@ async def get_config_update(
 async def add_config_update(session: AsyncSession, record: ConfigUpdateRecord) -> None:
     session.add(record)
     await session.flush()
+
+
+# Per-org sandbox state ------------------------------------------------------------------------
+
+
+async def get_org_state(session: AsyncSession, org_id: uuid.UUID) -> SandboxOrgState | None:
+    return await session.get(SandboxOrgState, org_id)
+
+
+async def restart_clock(session: AsyncSession, org_id: uuid.UUID, at: datetime) -> SandboxOrgState:
+    """Start the org's simulated clock at real time `at`; faults and token lifetime stay."""
+    state = await session.get(SandboxOrgState, org_id) or SandboxOrgState(org_id=org_id)
+    state.clock_started_at = at
+    state.clock_offset_minutes = 0.0
+    session.add(state)
+    await session.flush()
+    return state
