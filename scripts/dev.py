@@ -67,7 +67,15 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     if uv_version() != UV_VERSION:
         say(f"Installing uv {UV_VERSION} (the installer that reads uv.lock) into .venv/")
-        check(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
+        check(
+            BIN / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"uv=={UV_VERSION}",
+        )
     say("Installing the locked dependencies and the voke-esm command (uv sync --frozen)")
     check(BIN / "uv", "sync", "--frozen", "--quiet", env=uv_env())
 
@@ -89,7 +97,14 @@ def test(arguments: list[str]) -> None:
     check(BIN / "mypy")
     say("Migrations: alembic check (the models and the migrations agree)")
     check(BIN / "python", "-m", "voke_esm.migrations.check")
-    say("Tests: pytest" + (" (CI=true: service tests must run, never skip)" if os.environ.get("CI") == "true" else ""))
+    say(
+        "Tests: pytest"
+        + (
+            " (CI=true: service tests must run, never skip)"
+            if os.environ.get("CI") == "true"
+            else ""
+        )
+    )
     code = run(BIN / "pytest", *arguments)
     if code == PYTEST_NO_TESTS:
         say("pytest collected no tests: that is a failure, not a pass")
