@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -79,6 +80,15 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# orjson reads and writes the JSON columns (time_configs above all) several times faster than
+# the standard library, which shows on every plant read.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     if not is_sqlite(database_url):
         return create_async_engine(
@@ -88,6 +98,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             max_overflow=10,
             pool_pre_ping=True,
             pool_timeout=10,
+            **_JSON_CODEC,
         )
     database = make_url(database_url).database
     if database and database != ":memory:":
@@ -104,6 +115,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         max_overflow=0,
         pool_timeout=30,
         connect_args={"timeout": 30},
+        **_JSON_CODEC,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

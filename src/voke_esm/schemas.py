@@ -18,9 +18,9 @@ class FieldError(TypedDict):
 
 def format_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with a `Z` (CONTRACT: all times)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not None and moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 UtcDateTime = Annotated[

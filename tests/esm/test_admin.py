@@ -450,6 +450,41 @@ class TestCreatePlant:
 
 
 class TestListPlants:
+    async def test_each_item_is_exactly_the_single_plant_entity(self, api: Api) -> None:
+        # The list is built by the database for speed; it must stay the seed's entity, field for
+        # field and value for value, as GET /plants/{id} gives it.
+        org = await api.enabled_org()
+        await api.create_sandbox_plant(
+            org.client_id,
+            name='Quote " and ünïcode ✓',
+            description=None,
+            fvePeakPowerKwp=0.1,
+            capacityKwh=1234567.25,
+            configEnabled=False,
+            plantWithLoad=False,
+            esiState="PLC_OFFLINE",
+            timeConfigs=SEED_BLOCKS,
+        )
+        await api.create_sandbox_plant(
+            org.client_id, description="Battery\nstorage", timeConfigs=[]
+        )
+
+        listed = await api.sandbox_plants(clientId=org.client_id)
+
+        assert len(listed) == 3
+        for item in listed:
+            single = await api.http.get(
+                f"/api/v1/voke-esm/admin/plants/{item['id']}", headers=api.headers
+            )
+            assert item == single.json()
+
+    async def test_an_empty_list_is_an_empty_array(self, api: Api) -> None:
+        response = await api.http.get(
+            "/api/v1/voke-esm/admin/plants", params={"clientId": "nobody"}, headers=api.headers
+        )
+
+        assert (response.status_code, response.json()) == (200, [])
+
     async def test_filters_by_client_and_pages_with_limit_and_offset(self, api: Api) -> None:
         acme, globex = await api.enabled_org(), await api.enabled_org()
         for _ in range(3):

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Subquery,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.esm.models import ConfigUpdateRecord, SandboxClient, SandboxOrgState, SandboxPlant
@@ -68,6 +81,108 @@ async def list_plants(
     if org_id is not None:
         query = query.where(SandboxPlant.org_id == org_id)
     return (await session.scalars(query)).all()
+
+
+async def plant_list_json(
+    session: AsyncSession,
+    *,
+    client_id: str | None = None,
+    org_id: uuid.UUID | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> str:
+    """The admin plant list as one JSON text, built by the database itself.
+
+    Ten thousand plants through the ORM and pydantic take most of a second; the database's JSON
+    functions take a few milliseconds. Each item is the seed's plant entity, exactly as
+    SandboxPlantRead serializes it (the tests compare the two).
+    """
+    page = select(SandboxPlant).order_by(SandboxPlant.created_at, SandboxPlant.id)
+    if client_id is not None:
+        page = page.where(SandboxPlant.client_id == client_id)
+    if org_id is not None:
+        page = page.where(SandboxPlant.org_id == org_id)
+    rows = page.offset(offset).limit(limit).subquery()
+    dialect = session.get_bind().dialect.name
+    document = _postgres_list_json(rows) if dialect == "postgresql" else _sqlite_list_json(rows)
+    return str(await session.scalar(select(document)))
+
+
+def _sqlite_list_json(rows: Subquery) -> ColumnElement[Any]:
+    def utc(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.replace(column, " ", "T").concat("Z")  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
+
+    def boolean(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.json(case((column == 1, "true"), else_="false"))
+
+    hex_id = rows.c.id  # a UUID is kept as 32 hex digits
+    uuid_text = (
+        func.substr(hex_id, 1, 8)
+        .concat("-")
+        .concat(func.substr(hex_id, 9, 4))
+        .concat("-")
+        .concat(func.substr(hex_id, 13, 4))
+        .concat("-")
+        .concat(func.substr(hex_id, 17, 4))
+        .concat("-")
+        .concat(func.substr(hex_id, 21, 12))
+    )
+    entity = func.json_object(
+        *_entity_fields(
+            rows,
+            id=uuid_text,
+            booleans=boolean,
+            time_configs=func.json(rows.c.time_configs),
+            created_at=utc(rows.c.created_at),
+            updated_at=utc(rows.c.updated_at),
+        )
+    )
+    return func.coalesce(func.json_group_array(entity), "[]")
+
+
+def _postgres_list_json(rows: Subquery) -> ColumnElement[Any]:
+    def utc(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+
+    entity = func.json_build_object(
+        *_entity_fields(
+            rows,
+            id=cast(rows.c.id, String),
+            booleans=lambda column: column,
+            time_configs=rows.c.time_configs,
+            created_at=utc(rows.c.created_at),
+            updated_at=utc(rows.c.updated_at),
+        )
+    )
+    ordered = aggregate_order_by(entity, rows.c.created_at, rows.c.id)
+    return func.coalesce(cast(func.json_agg(ordered), String), "[]")
+
+
+def _entity_fields(
+    rows: Subquery,
+    *,
+    id: ColumnElement[Any],
+    booleans: Callable[[ColumnElement[Any]], ColumnElement[Any]],
+    time_configs: ColumnElement[Any],
+    created_at: ColumnElement[Any],
+    updated_at: ColumnElement[Any],
+) -> list[Any]:
+    fields: list[tuple[str, ColumnElement[Any]]] = [
+        ("id", id),
+        ("clientId", rows.c.client_id),
+        ("externalPlantId", rows.c.external_plant_id),
+        ("name", rows.c.name),
+        ("description", rows.c.description),
+        ("fvePeakPowerKwp", rows.c.fve_peak_power_kwp),
+        ("capacityKwh", rows.c.capacity_kwh),
+        ("configEnabled", booleans(rows.c.config_enabled)),
+        ("plantWithLoad", booleans(rows.c.plant_with_load)),
+        ("esiState", rows.c.esi_state),
+        ("timeConfigs", time_configs),
+        ("createdAt", created_at),
+        ("updatedAt", updated_at),
+    ]
+    return [part for name, value in fields for part in (literal(name), value)]
 
 
 async def get_plant(

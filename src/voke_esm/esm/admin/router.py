@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from voke_esm.auth.deps import SuperAdmin
 from voke_esm.deps import KeyringDep, SessionDep, SettingsDep
@@ -105,12 +105,12 @@ async def list_plants(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     offset: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
-) -> list[SandboxPlantRead]:
+) -> Response:
     """List all plants (optionally of one `clientId`, a page at a time)."""
-    plants = await admin_service.list_plants(
+    document = await admin_service.plant_list_json(
         session, client_id=client_id, org_id=org_id, limit=limit, offset=offset
     )
-    return [SandboxPlantRead.model_validate(plant) for plant in plants]
+    return Response(document, media_type="application/json")
 
 
 @router.get(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,7 +71,7 @@ async def enable(
     await repository.rebind_plants(session, org.id, client_id)
     await repository.restart_clock(session, org.id, now)  # simulated time starts now (§11)
     if await repository.count_plants_for_org(session, org.id) == 0:
-        await repository.add_plant(session, _default_plant(org, client_id))
+        await repository.add_plant(session, default_plant(org, client_id))
     await orgs_service.set_partner_credentials(
         session,
         keyring,
@@ -101,7 +100,8 @@ async def status(session: AsyncSession, org_id: uuid.UUID, *, esm_api_url: str) 
     )
 
 
-def _default_plant(org: Org, client_id: str) -> SandboxPlant:
+def default_plant(org: Org, client_id: str) -> SandboxPlant:
+    """The plant an org gets when it is first enabled, and again when its sandbox is reset."""
     return SandboxPlant(
         org_id=org.id,
         client_id=client_id,
@@ -117,15 +117,15 @@ def _default_plant(org: Org, client_id: str) -> SandboxPlant:
 # Plants -------------------------------------------------------------------------------------------
 
 
-async def list_plants(
+async def plant_list_json(
     session: AsyncSession,
     *,
     client_id: str | None,
-    org_id: uuid.UUID | None = None,
+    org_id: uuid.UUID | None,
     limit: int | None,
     offset: int,
-) -> Sequence[SandboxPlant]:
-    return await repository.list_plants(
+) -> str:
+    return await repository.plant_list_json(
         session, client_id=client_id, org_id=org_id, limit=limit, offset=offset
     )
 
