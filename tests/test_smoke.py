@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import AMQP_URL
 from tests.esm.live import closed_port_fixture  # noqa: F401
 
 VOKE_ESM = Path(sys.executable).with_name("voke-esm")
 STEP = re.compile(r"  ([✓✗]) +(\d+)\. (.+)")
 
 
-def smoke(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def smoke(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(VOKE_ESM), "smoke", *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -60,3 +67,28 @@ class TestSmoke:
         assert len(failed) == 1, output
         assert STEP.fullmatch(failed[0]) is not None, output
         assert not any(line.startswith("  ✓") for line in run.stdout.splitlines()), output
+
+    @pytest.mark.rabbitmq
+    def test_with_amqp_url_it_consumes_the_telemetry_message(self, tmp_path: Path) -> None:
+        env = {key: value for key, value in os.environ.items() if key != "AMQP_URL"}
+        run = smoke(cwd=tmp_path, env={**env, "AMQP_URL": AMQP_URL})
+
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output
+        steps = [STEP.fullmatch(line) for line in run.stdout.splitlines()]
+        marks = [(step[1], int(step[2])) for step in steps if step]
+        assert marks == [("✓", number) for number in range(1, len(marks) + 1)], output
+        titles = [step[3] for step in steps if step]
+        # The seed's steps 4-6, after linking the Voke plant and before the config-update path.
+        amqp = [
+            "start an AMQP consumer for vcp.<org slug>.event.telemetry",
+            "trigger a telemetry snapshot of the plant",
+            "observe the event.telemetry message arriving",
+        ]
+        at = next(i for i, title in enumerate(titles) if title.startswith(amqp[0]))
+        assert [title.split(" (")[0] for title in titles[at : at + 3]] == amqp, output
+        assert titles[at - 1] == "create a Voke plant linked to it", output
+        org_slug = re.search(r"create an organization \((.+)\)", run.stdout)
+        assert org_slug is not None, output
+        assert f"vcp.{org_slug[1]}.event.telemetry: plant PLANT-" in titles[at + 2], output
+        assert "AMQP telemetry steps were skipped" not in output

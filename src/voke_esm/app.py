@@ -25,13 +25,18 @@ from voke_esm.esm.admin.router import router as esm_admin_router
 from voke_esm.esm.client.periodic import sync_every
 from voke_esm.esm.client.router import router as esm_client_router
 from voke_esm.esm.client.service import EsmClientService
+from voke_esm.esm.tools.router import install_sandbox_tools
 from voke_esm.esm.trading.deps import LoopbackOnlyGuard
 from voke_esm.esm.trading.router import router as esm_trading_router
+from voke_esm.metrics import install_metrics
 from voke_esm.orgs.router import router as orgs_router
 from voke_esm.plants.router import router as plants_router
 from voke_esm.ratelimit import RateLimiter
 from voke_esm.schemas import MessageRead
 from voke_esm.security import Keyring
+from voke_esm.telemetry.publisher import TelemetryPublisher
+from voke_esm.telemetry.router import router as telemetry_router
+from voke_esm.telemetry.service import publish_every
 from voke_esm.ui.router import install_ui
 
 DESCRIPTION = """\
@@ -62,6 +67,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name="periodic trading sync",
                 )
             )
+        if settings.esm_module_enabled and settings.telemetry_interval_s > 0:
+            background.append(
+                asyncio.create_task(
+                    publish_every(
+                        settings.telemetry_interval_s,
+                        app.state.sessionmaker,
+                        app.state.telemetry_publisher,
+                    ),
+                    name="periodic telemetry",
+                )
+            )
         try:
             yield
         finally:
@@ -69,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await app.state.esm_clients.aclose()
+            await app.state.telemetry_publisher.aclose()
+            if settings.esm_module_enabled:
+                await app.state.journal.aclose()  # the trading calls recorded but not yet written
             await engine.dispose()
 
     app = FastAPI(
@@ -87,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
     app.state.esm_clients = EsmClientService()
+    app.state.telemetry_publisher = TelemetryPublisher(
+        settings.amqp_url.get_secret_value() if settings.amqp_url else None
+    )
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -96,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Off (production without VOKE_ESM_ENABLED=true), every /api/v1/voke-esm path is a 404.
         app.include_router(esm_admin_router)
         app.include_router(esm_trading_router)
+        app.include_router(telemetry_router)
+        install_sandbox_tools(app)  # §11's journal, faults, snapshot; inside the guard below
         # Added last, so outermost: the peer is checked before any body or token is read.
         app.add_middleware(LoopbackOnlyGuard)
         install_ui(app)
@@ -103,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _drop_422_from_openapi(app)
     _add_root(app, settings)
     _add_probes(app)
+    install_metrics(app)  # its middleware outermost, so it sees every request
     _add_offline_docs(app)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage as AsyncStorage
@@ -26,6 +27,11 @@ class RateLimiter:
             raise ValueError(f"not an asyncio rate-limit storage: {storage_uri}")
         self._storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
+        self._on_rejection: Callable[[str], None] | None = None
+
+    def on_rejection(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(limit)` on each refusal; `limit` is e.g. `trading/token` or `login`."""
+        self._on_rejection = callback
 
     @staticmethod
     def parse(limit: str) -> RateLimitItem:
@@ -39,7 +45,7 @@ class RateLimiter:
             reset_at, _remaining = await self._strategy.get_window_stats(limit, *key)
         except StorageError as exc:
             raise LimiterUnavailable() from exc
-        raise RateLimited(reset_at - time.time())
+        raise self._rejected(key, reset_at)
 
     async def check(self, limit: RateLimitItem, *key: str) -> None:
         """Raise RateLimited if the limit is used up, without counting this call."""
@@ -49,7 +55,7 @@ class RateLimiter:
             reset_at, _remaining = await self._strategy.get_window_stats(limit, *key)
         except StorageError as exc:
             raise LimiterUnavailable() from exc
-        raise RateLimited(reset_at - time.time())
+        raise self._rejected(key, reset_at)
 
     async def count(self, limit: RateLimitItem, *key: str) -> None:
         """Count one call whatever the state of the limit (a failed login counts)."""
@@ -57,6 +63,12 @@ class RateLimiter:
             await self._strategy.hit(limit, *key)
         except StorageError as exc:
             raise LimiterUnavailable() from exc
+
+    def _rejected(self, key: tuple[str, ...], reset_at: float) -> RateLimited:
+        if self._on_rejection is not None:
+            # The key's last part is who is limited (a clientId, an email): not a label.
+            self._on_rejection("/".join(key[:-1]) or "default")
+        return RateLimited(reset_at - time.time())
 
     async def reset(self) -> None:
         try:

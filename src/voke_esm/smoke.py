@@ -7,7 +7,9 @@ ends the run with a non-zero exit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -20,8 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import aio_pika
 import httpx
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 SMOKE_SCHEDULE: list[dict[str, Any]] = [
     {"from": "00:00", "to": "06:00", "pBatMax": 20, "pBatMin": -20, "socMax": 90, "socMin": 25},
@@ -29,8 +34,60 @@ SMOKE_SCHEDULE: list[dict[str, Any]] = [
 ]
 
 
+TELEMETRY_TIMEOUT_S = 10.0
+
+
 class StepFailed(Exception):
     pass
+
+
+class TelemetryConsumer:
+    """The seed's "AMQP consumer for vcp.<org>.event.telemetry": an exclusive queue on the `vcp`
+    exchange, driven from this synchronous smoke run through an event loop of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._runner = asyncio.Runner()
+        self._connection: AbstractConnection | None = None
+        self._queue: AbstractQueue | None = None
+
+    def bind(self, routing_key: str) -> str:
+        try:
+            return self._runner.run(self._bind(routing_key))
+        except Exception as exc:
+            raise StepFailed(f"cannot consume from AMQP_URL ({self._where()}): {exc!r}") from None
+
+    def receive(self, timeout_s: float) -> AbstractIncomingMessage | None:
+        return self._runner.run(self._receive(timeout_s))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._runner.run(self._connection.close())
+        self._runner.close()
+
+    async def _bind(self, routing_key: str) -> str:
+        self._connection = await aio_pika.connect(self.url, timeout=5)
+        channel = await self._connection.channel()
+        # Declared exactly as the service declares it, so whichever comes first makes it.
+        exchange = await channel.declare_exchange("vcp", aio_pika.ExchangeType.TOPIC, durable=True)
+        self._queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await self._queue.bind(exchange, routing_key=routing_key)
+        return self._queue.name
+
+    async def _receive(self, timeout_s: float) -> AbstractIncomingMessage | None:
+        assert self._queue is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = await self._queue.get(no_ack=True, fail=False)
+            if message is not None:
+                return message
+            await asyncio.sleep(0.1)
+        return None
+
+    def _where(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port or 5672}"  # never the password
 
 
 @dataclass
@@ -40,7 +97,9 @@ class SmokeRun:
     password: str
     log_file: Path | None
     echo: Callable[[str], None]
+    amqp_url: str | None = None
     http: httpx.Client = field(init=False)
+    consumer: TelemetryConsumer | None = field(init=False, default=None)
     state: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,6 +108,18 @@ class SmokeRun:
     # Steps ---------------------------------------------------------------------------------------
 
     def run(self) -> bool:
+        try:
+            return self._run()
+        finally:
+            if self.consumer is not None:
+                self.consumer.close()
+
+    def _run(self) -> bool:
+        telemetry: list[tuple[str, Callable[[], str | None]]] = [
+            ("start an AMQP consumer for vcp.<org slug>.event.telemetry", self.start_consumer),
+            ("trigger a telemetry snapshot of the plant", self.trigger_telemetry),
+            ("observe the event.telemetry message arriving", self.telemetry_arrives),
+        ]
         steps: list[tuple[str, Callable[[], str | None]]] = [
             ("the service answers", self.service_answers),
             (f"sign in as {self.email}", self.sign_in),
@@ -56,6 +127,7 @@ class SmokeRun:
             ("enable Voke ESM for it (fresh OAuth2 client credentials)", self.enable),
             ("note the default fake plant's externalPlantId", self.default_plant),
             ("create a Voke plant linked to it", self.link_voke_plant),
+            *(telemetry if self.amqp_url else []),
             ("trading sync stores the plant's time configs", self.sync),
             ("push a schedule change (config/update)", self.push),
             ("the trading config shows it applied", self.confirm),
@@ -71,6 +143,8 @@ class SmokeRun:
                 self.echo(f"  ✗ {number:>2}. {title}: {type(exc).__name__}: {exc}")
                 return False
             self.echo(f"  ✓ {number:>2}. {title}" + (f" ({note})" if note else ""))
+        if not self.amqp_url:
+            self.echo("  -  the AMQP telemetry steps were skipped: AMQP_URL is not set")
         return True
 
     def service_answers(self) -> str:
@@ -119,6 +193,40 @@ class SmokeRun:
             ),
             201,
         )
+
+    def start_consumer(self) -> str:
+        assert self.amqp_url is not None
+        self.consumer = TelemetryConsumer(self.amqp_url)
+        key = f"vcp.{self.state['org']['slug']}.event.telemetry"
+        queue = self.consumer.bind(key)
+        self.state["routing_key"] = key
+        return f"exchange vcp, routing key {key}, queue {queue}"
+
+    def trigger_telemetry(self) -> str:
+        plant_id = self.state["sandbox_plant"]["id"]
+        snapshot = self.expect(
+            self.http.post(f"/api/v1/voke-esm/admin/plants/{plant_id}/telemetry"), 200
+        )
+        if not snapshot["published"]:
+            raise StepFailed(f"the service did not publish it: {snapshot['reason']}")
+        self.state["snapshot"] = snapshot
+        return f"soc {snapshot['soc']} %, pBat {snapshot['pBat']} kW at {snapshot['timestamp']}"
+
+    def telemetry_arrives(self) -> str:
+        assert self.consumer is not None
+        message = self.consumer.receive(TELEMETRY_TIMEOUT_S)
+        if message is None:
+            raise StepFailed(f"no message within {TELEMETRY_TIMEOUT_S:.0f} s")
+        if message.routing_key != self.state["routing_key"]:
+            raise StepFailed(f"it came with routing key {message.routing_key}")
+        try:
+            body = json.loads(message.body)
+        except ValueError:
+            raise StepFailed("its body is not JSON") from None
+        snapshot = self.state["snapshot"]
+        if body.get("id") != snapshot["id"] or body.get("timestamp") != snapshot["timestamp"]:
+            raise StepFailed(f"it is not the snapshot just taken: {body}")
+        return f"{message.routing_key}: plant {body['externalPlantId']}, soc {body['soc']} %"
 
     def sync(self) -> str:
         report = self.expect(self.http.post(f"/api/v1/orgs/{self.org_id}/trading/sync"), 200)
@@ -279,10 +387,12 @@ def run(
     log_file: Path | None,
     echo: Callable[[str], None],
 ) -> bool:
+    # The seed's AMQP steps run where AMQP_URL is set; a sandbox started here inherits it.
+    amqp_url = os.environ.get("AMQP_URL") or None
     if base_url is None:
         try:
             with own_service(echo) as (own_url, own_email, own_password, own_log):
-                return SmokeRun(own_url, own_email, own_password, own_log, echo).run()
+                return SmokeRun(own_url, own_email, own_password, own_log, echo, amqp_url).run()
         except StepFailed as exc:
             echo(f"  ✗ could not start a sandbox: {exc}")
             return False
@@ -290,4 +400,4 @@ def run(
         echo("  ✗ --email and --password (or VOKE_ADMIN_EMAIL and VOKE_ADMIN_PASSWORD) are needed")
         return False
     echo(f"Running against {base_url}")
-    return SmokeRun(base_url, email, password, log_file, echo).run()
+    return SmokeRun(base_url, email, password, log_file, echo, amqp_url).run()

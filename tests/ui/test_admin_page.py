@@ -18,6 +18,7 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
+    Route,
     ViewportSize,
     expect,
     sync_playwright,
@@ -376,3 +377,123 @@ def test_telemetry_snapshot_is_offered_where_the_service_has_it(
     expect(page.get_by_role("status").filter(has_text="Telemetry snapshot")).to_contain_text(
         "Telemetry snapshot of Telemetry Org default plant: SoC 55.5 %, power -3.25 kW."
     )
+
+
+def _enabled_org(service: Service, name: str) -> tuple[httpx.Client, dict[str, str], str]:
+    """A SuperAdmin client, the credentials of a newly enabled org, and the org's id."""
+    http = httpx.Client(base_url=service.base_url)
+    login = http.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    http.headers["Authorization"] = f"Bearer {login.json()['accessToken']}"
+    org = http.post("/api/v1/orgs", json={"name": name}).json()
+    credentials = http.post("/api/v1/voke-esm/admin/enable", params={"orgId": org["id"]}).json()
+    return http, credentials, org["id"]
+
+
+def test_journal_faults_and_reset(page: Page, service: Service) -> None:
+    http, credentials, org_id = _enabled_org(service, "Tools Org")
+    trading = f"{service.base_url}/api/v1/voke-esm/trading"
+    exchange = {"clientId": credentials["clientId"], "clientSecret": credentials["clientSecret"]}
+    token = httpx.post(f"{trading}/token", json=exchange).json()["accessToken"]
+    assert httpx.get(
+        f"{trading}/plant/list", headers={"Authorization": f"Bearer {token}"}
+    ).is_success
+
+    page.goto("/platform/voke-esm")
+    sign_in(page)
+    page.get_by_label("Organization", exact=True).select_option(label="Tools Org")
+
+    # The journal lists the org's calls, newest first, and picks up new ones by itself.
+    journal = page.locator("#journal-body tr")
+    expect(journal).to_have_count(2)
+    expect(journal.first).to_contain_text("plant/list")
+    expect(journal.nth(1)).to_contain_text("token")
+    httpx.post(f"{trading}/token", json={**exchange, "clientSecret": "wrong"})
+    expect(journal).to_have_count(3)
+    expect(journal.first).to_contain_text("401")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Resume")).to_have_attribute("aria-pressed", "true")
+
+    # A fault rule: the API's validation error shows beside its field, then it is saved.
+    faults = page.locator("#faults-card")
+    faults.get_by_role("button", name="Add rule").click()
+    page.locator("#rule-0-endpoint").select_option("plant/list")
+    expect(page.locator("#rule-0-latencyMs")).to_be_hidden()  # kind error: no latency fields
+    page.locator("#rule-0-status").fill("200")
+    faults.get_by_role("button", name="Save faults").click()
+    expect(page.locator("#rule-0-status-error")).to_have_text("Must be an HTTP status 400..599.")
+    expect(page.locator("#rule-0-status")).to_have_attribute("aria-invalid", "true")
+    page.locator("#rule-0-status").fill("503")
+    page.locator("#rule-0-count").fill("1")
+    page.get_by_label("Token lifetime").fill("30")
+    faults.get_by_role("button", name="Save faults").click()
+    expect(page.locator("#faults-badge")).to_have_text("1 rule, tokens 30 s")
+    stored = http.get("/api/v1/voke-esm/admin/faults", params={"orgId": org_id}).json()
+    assert stored == {
+        "rules": [
+            {
+                "endpoint": "plant/list",
+                "kind": "error",
+                "status": 503,
+                "latencyMs": None,
+                "jitterMs": None,
+                "probability": 1,
+                "count": 1,
+            }
+        ],
+        "tokenTtlSeconds": 30,
+    }
+    faulted = httpx.get(f"{trading}/plant/list", headers={"Authorization": f"Bearer {token}"})
+    assert (faulted.status_code, faulted.json()["code"]) == (503, "INJECTED_FAULT")
+    assert httpx.post(f"{trading}/token", json=exchange).json()["expiresIn"] == 30
+
+    # The journal was paused; resumed, it shows the faulted call and the short-lived token's.
+    page.get_by_role("button", name="Resume").click()
+    expect(journal).to_have_count(5)
+    expect(journal.nth(1)).to_contain_text("503")
+    expect(page.locator("#rule-0-count")).to_have_value("0")  # the editor follows the count
+    screenshot(page, "admin-page-tools.png", full_page=True)
+
+    # Reset asks first, then the org has one new default plant.
+    (before,) = http.get("/api/v1/voke-esm/admin/plants", params={"orgId": org_id}).json()
+    page.get_by_role("button", name="Reset plants").click()
+    confirm = page.get_by_role("dialog", name="Reset the sandbox plants of Tools Org?")
+    expect(confirm).to_contain_text("Credentials, faults and the journal stay")
+    confirm.get_by_role("button", name="Reset plants").click()
+    expect(confirm).to_be_hidden()
+    (after,) = http.get("/api/v1/voke-esm/admin/plants", params={"orgId": org_id}).json()
+    assert after["externalPlantId"] != before["externalPlantId"]
+    expect(page.locator("#plants-body tr")).to_have_count(1)
+    expect(page.locator("#plants-body")).to_contain_text(after["externalPlantId"])
+
+    faults.get_by_role("button", name="Clear faults").click()
+    expect(page.locator("#faults-badge")).to_have_text("None")
+    http.close()
+
+
+def test_clock_control_follows_the_services_openapi(page: Page, service: Service) -> None:
+    """Shown only where POST clock/advance exists; both ends stood in for, as for telemetry."""
+    http, _credentials, _org_id = _enabled_org(service, "Clock Org")
+    http.close()
+    advance_path = "/api/v1/voke-esm/admin/clock/advance"
+    advanced: list[object] = []
+
+    def answer(route: Route) -> None:
+        advanced.append(route.request.post_data_json)
+        route.fulfill(json={"now": "2030-01-02T03:04:05.000000Z", "offsetMinutes": 90})
+
+    page.route("**/openapi.json", lambda route: route.fulfill(json={"paths": {}}))
+    page.goto("/platform/voke-esm")
+    sign_in(page)
+    page.get_by_label("Organization", exact=True).select_option(label="Clock Org")
+    expect(page.locator("#sandbox-card")).to_be_visible()
+    expect(page.get_by_role("button", name="Advance clock")).to_be_hidden()
+
+    page.unroute("**/openapi.json")
+    page.route("**/openapi.json", lambda route: route.fulfill(json={"paths": {advance_path: {}}}))
+    page.route("**/clock/advance*", answer)
+    page.reload()
+    page.get_by_label("Organization", exact=True).select_option(label="Clock Org")
+    page.get_by_label("Advance the simulated clock by").fill("90")
+    page.get_by_role("button", name="Advance clock").click()
+    expect(page.locator("#clock-now")).to_contain_text("Simulated time")
+    assert advanced == [{"minutes": 90}]

@@ -24,8 +24,9 @@ from voke_esm.errors import (
 )
 from voke_esm.esm.models import SandboxClient
 from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.esm.tools.faults import InjectedFault
 from voke_esm.esm.trading import service as trading_service
-from voke_esm.esm.trading.deps import rate_limited
+from voke_esm.esm.trading.deps import TradingCallDep, apply_faults, guarded_client
 from voke_esm.esm.trading.schemas import (
     ConfigUpdateRead,
     ConfigUpdateRequest,
@@ -36,11 +37,12 @@ from voke_esm.esm.trading.schemas import (
     TokenRequest,
     TradingPlantRead,
 )
+from voke_esm.metrics import MetricsDep
 
 router = APIRouter(
     prefix="/api/v1/voke-esm/trading",
     tags=["Voke ESM (Trading)"],
-    responses=error_responses(LoopbackOnly, RateLimited),
+    responses=error_responses(LoopbackOnly, RateLimited, InjectedFault),
 )
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -95,6 +97,7 @@ async def exchange_token(
     keyring: KeyringDep,
     limiter: LimiterDep,
     settings: SettingsDep,
+    call: TradingCallDep,
 ) -> Any:
     """OAuth2 client-credentials exchange: the seed's JSON body or the standard OAuth2 form."""
     is_form = request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM
@@ -118,14 +121,18 @@ async def exchange_token(
         body = _validated(TokenRequest, payload)
         client_id, client_secret = body.clientId, body.clientSecret
 
+    client = await trading_service.find_client(session, client_id)
+    ttl_seconds = settings.token_ttl_seconds
+    if client is not None:
+        # A known clientId ties the call to its org: journaled, and the org's faults apply, even
+        # when the secret then turns out wrong (CONTRACT §11).
+        call.identify(client)
+        drawn = await apply_faults(request, session, client, "token")
+        ttl_seconds = drawn.token_ttl_seconds or ttl_seconds
     # Failed exchanges count too: this is what makes guessing secrets slow.
     await limiter.hit(limiter.parse(settings.voke_esm_rate_limit), "trading", "token", client_id)
-    issued = await trading_service.exchange_token(
-        session,
-        keyring,
-        client_id=client_id,
-        client_secret=client_secret,
-        ttl_seconds=settings.token_ttl_seconds,
+    issued = trading_service.exchange_token(
+        keyring, client, client_secret=client_secret, ttl_seconds=ttl_seconds
     )
     if is_form:
         return JSONResponse(
@@ -142,7 +149,7 @@ async def exchange_token(
     "/plant/list", response_model=list[TradingPlantRead], responses=error_responses(Unauthorized)
 )
 async def list_plants(
-    client: Annotated[SandboxClient, rate_limited("plant/list")], session: SessionDep
+    client: Annotated[SandboxClient, guarded_client("plant/list")], session: SessionDep
 ) -> list[TradingPlantRead]:
     """All fake plants of the authenticated client."""
     plants = await trading_service.list_plants(session, client)
@@ -167,13 +174,15 @@ async def list_plants(
     responses=error_responses(ValidationFailed, Unauthorized, NotFound),
 )
 async def get_plant_config(
-    client: Annotated[SandboxClient, rate_limited("plant/config")],
+    client: Annotated[SandboxClient, guarded_client("plant/config")],
     session: SessionDep,
+    call: TradingCallDep,
     plant_id: Annotated[
         str, Query(alias="plantId", min_length=1, max_length=120, examples=["PLANT-001"])
     ],
 ) -> PlantConfigRead:
     """The current time-config schedule of a plant."""
+    call.plant_id = plant_id
     plant = await trading_service.get_plant(session, client, plant_id)
     return PlantConfigRead(
         plant_id=plant.external_plant_id,
@@ -190,12 +199,15 @@ async def get_plant_config(
     responses=error_responses(ValidationFailed, Unauthorized, NotFound),
 )
 async def update_plant_config(
-    client: Annotated[SandboxClient, rate_limited("plant/config/update")],
+    client: Annotated[SandboxClient, guarded_client("plant/config/update")],
     body: ConfigUpdateRequest,
     session: SessionDep,
+    call: TradingCallDep,
+    metrics: MetricsDep,
 ) -> Any:
     """Push a new time-config schedule; `validateOnly: true` is a dry run."""
-    return await trading_service.update_config(
+    call.plant_id, call.config_update_req_code = body.plant_id, body.config_update_req_code
+    answer = await trading_service.update_config(
         session,
         client,
         plant_id=body.plant_id,
@@ -203,3 +215,6 @@ async def update_plant_config(
         validate_only=body.validate_only,
         time_configs=[block.as_json() for block in body.time_configs],
     )
+    call.result_code = answer["resultCode"]
+    metrics.config_updates.labels(answer["resultCode"]).inc()
+    return answer

@@ -30,10 +30,14 @@ class IssuedToken:
     expires_in: int
 
 
-async def exchange_token(
-    session: AsyncSession, keyring: Keyring, *, client_id: str, client_secret: str, ttl_seconds: int
+async def find_client(session: AsyncSession, client_id: str) -> SandboxClient | None:
+    return await repository.get_client(session, client_id)
+
+
+def exchange_token(
+    keyring: Keyring, client: SandboxClient | None, *, client_secret: str, ttl_seconds: int
 ) -> IssuedToken:
-    client = await repository.get_client(session, client_id)
+    """A token for `client` if the secret is its own; `client` None is an unknown clientId."""
     # One answer for an unknown client and a wrong secret, and the same work for both.
     if (
         not keyring.client_secret_matches(client_secret, client.secret_digest if client else None)

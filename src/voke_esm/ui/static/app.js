@@ -1,11 +1,19 @@
 // The admin page (CONTRACT §10): sign in, pick an org, enable or disable its sandbox,
-// and manage its plants.
+// manage its plants, and use the sandbox tools of §11 (journal, faults, snapshot, reset, clock).
 import { ApiError, describeError, request, sentence } from "./api.js";
 
 const TOKEN_KEY = "voke-esm.token";
 const ORG_KEY = "voke-esm.orgId";
 const ADMIN = "/api/v1/voke-esm/admin";
 const TELEMETRY_PATH = "/api/v1/voke-esm/admin/plants/{id}/telemetry";
+const CLOCK_PATH = "/api/v1/voke-esm/admin/clock";
+const CLOCK_ADVANCE_PATH = "/api/v1/voke-esm/admin/clock/advance";
+const TRADING = "/api/v1/voke-esm/trading/";
+const JOURNAL_ROWS = 100;
+const JOURNAL_REFRESH_MS = 5000;
+const RULE_KEYS = ["endpoint", "kind", "status", "latencyMs", "jitterMs", "probability", "count"];
+// Which fields a rule of each kind uses; the others are not sent.
+const RULE_KIND_KEYS = { error: ["status"], latency: ["latencyMs", "jitterMs"], drop: [] };
 const BLOCK_KEYS = ["from", "to", "pBatMin", "pBatMax", "socMin", "socMax"];
 const NUMBER_KEYS = new Set(["pBatMin", "pBatMax", "socMin", "socMax"]);
 const DEFAULT_BLOCKS = [
@@ -25,6 +33,13 @@ const state = {
   plants: [],
   loadSeq: 0,
   telemetry: false,
+  clock: false, // POST clock/advance exists on this service
+  clockRead: false, // GET clock exists
+  journalPaused: false,
+  journalLoading: false,
+  faults: null, // the org's fault setup as last loaded or saved
+  faultsDirty: false, // the editor holds changes not saved yet: refreshing would lose them
+  rules: [], // the fault editor's rows, as the inputs hold them (strings)
   editing: null, // the plant being edited, null when creating one
   blocks: [], // the time-config editor's rows, as the inputs hold them (strings)
 };
@@ -47,6 +62,8 @@ async function api(method, path, options = {}) {
 // Small helpers -------------------------------------------------------------------------------
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const clockFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
 
 function el(tag, attributes = {}, ...children) {
@@ -211,6 +228,7 @@ function readableFieldError(field, message) {
 function fieldLabel(field) {
   return field
     .replace(/^timeConfigs\[(\d+)\]\.?/, (_, n) => `Block ${Number(n) + 1} `)
+    .replace(/^rules\[(\d+)\]\.?/, (_, n) => `Rule ${Number(n) + 1} `)
     .replace(/^timeConfigs$/, "Time config")
     .trim();
 }
@@ -352,8 +370,10 @@ async function loadOrgs(preferredId) {
   );
   const empty = state.orgs.length === 0;
   $("#no-orgs").hidden = !empty;
-  $("#status-card").hidden = empty;
-  $("#plants-card").hidden = empty;
+  for (const card of ["#status-card", "#plants-card", "#journal-card", "#faults-card"]) {
+    $(card).hidden = empty;
+  }
+  $("#sandbox-card").hidden = empty;
   if (empty) {
     select.replaceChildren(el("option", { text: "No organizations yet" }));
     state.orgId = null;
@@ -417,7 +437,11 @@ async function loadOrgData() {
   const orgId = state.orgId;
   $("#status-facts").setAttribute("aria-busy", "true");
   $("#status-card").classList.add("loading");
+  // Until the fresh status is in, Enable and Disable would act on (and describe) the old one.
+  $("#enable-btn").disabled = true;
+  $("#disable-btn").disabled = true;
   showPlantsMessage("Loading plants…", "loading");
+  loadTools();
   const [status, plants] = await Promise.allSettled([
     api("GET", `${ADMIN}/status`, { query: { orgId } }),
     api("GET", `${ADMIN}/plants`, { query: { orgId } }),
@@ -706,14 +730,18 @@ async function takeSnapshot(plant, button) {
   });
 }
 
-/** The telemetry endpoint (CONTRACT §8) is offered only where this service has it. */
-async function detectTelemetry() {
+/** Telemetry (CONTRACT §8) and the clock (§11) are offered only where this service has them. */
+async function detectFeatures() {
   try {
     const schema = await request("GET", "/openapi.json");
-    state.telemetry = Boolean(schema && schema.paths && schema.paths[TELEMETRY_PATH]);
+    const paths = (schema && schema.paths) || {};
+    state.telemetry = Boolean(paths[TELEMETRY_PATH]);
+    state.clock = Boolean(paths[CLOCK_ADVANCE_PATH]);
+    state.clockRead = Boolean(paths[CLOCK_PATH]);
   } catch {
-    state.telemetry = false;
+    state.telemetry = state.clock = state.clockRead = false;
   }
+  $("#clock-form").hidden = !state.clock;
 }
 
 // The plant editor ----------------------------------------------------------------------------
@@ -979,10 +1007,437 @@ plantForm.addEventListener("submit", (event) => {
   });
 });
 
+// Sandbox tools (CONTRACT §11) -------------------------------------------------------------------
+
+/** The journal, the fault editor and the clock of the selected org. */
+function loadTools() {
+  loadJournal();
+  loadFaults();
+  loadClock();
+}
+
+// Journal: the org's trading calls, refreshed while the page is in view.
+
+function timeOfDay(iso) {
+  const moment = new Date(iso);
+  return el("time", {
+    datetime: iso,
+    title: fullFormat.format(moment),
+    text: clockFormat.format(moment),
+  });
+}
+
+function showJournalMessage(message, kind) {
+  const cell = el("td", { colspan: "6", class: `table-message ${kind}`, text: message });
+  $("#journal-body").replaceChildren(el("tr", {}, cell));
+}
+
+function statusPill(status) {
+  if (status === 0) {
+    return el("span", { class: "pill off", text: "dropped", title: "closed without an answer" });
+  }
+  return el("span", { class: `pill ${status < 400 ? "on" : "bad"}`, text: String(status) });
+}
+
+function dash() {
+  return el("span", { class: "muted", text: "—" });
+}
+
+function renderJournal(entries) {
+  if (!entries.length) {
+    showJournalMessage("No trading calls recorded for this organization yet.", "empty");
+    return;
+  }
+  const rows = entries.map((entry) => {
+    const path = entry.path;
+    const endpoint = path.startsWith(TRADING) ? path.slice(TRADING.length) : path;
+    return el(
+      "tr",
+      {},
+      cell("Time", timeOfDay(entry.at)),
+      cell(
+        "Call",
+        el("span", { class: "nowrap" }, el("code", { text: entry.method }), ` ${endpoint}`),
+        entry.clientId ? el("span", { class: "sub mono", text: entry.clientId }) : null,
+      ),
+      cell("Status", statusPill(entry.status)),
+      cell("Plant", entry.plantId ? el("code", { text: entry.plantId }) : dash()),
+      cell(
+        "Config update",
+        entry.configUpdateReqCode
+          ? el("span", { class: "mono clamp", text: entry.configUpdateReqCode })
+          : dash(),
+        entry.resultCode ? el("span", { class: "sub mono", text: entry.resultCode }) : null,
+      ),
+      cell(
+        "Duration",
+        el("span", { class: "nowrap", text: `${numberFormat.format(entry.durationMs)} ms` }),
+      ),
+    );
+  });
+  $("#journal-body").replaceChildren(...rows);
+}
+
+async function loadJournal({ quiet = false } = {}) {
+  const orgId = state.orgId;
+  if (!orgId || state.journalLoading) return;
+  state.journalLoading = true;
+  if (!quiet) showJournalMessage("Loading the journal…", "loading");
+  try {
+    const query = { orgId, limit: JOURNAL_ROWS };
+    const entries = await api("GET", `${ADMIN}/journal`, { query });
+    if (orgId !== state.orgId) return;
+    renderJournal(entries);
+    $("#journal-updated").textContent = state.journalPaused
+      ? "Paused"
+      : `Updated ${clockFormat.format(new Date())}`;
+  } catch (error) {
+    if (error instanceof SessionEnded || orgId !== state.orgId) return;
+    if (quiet) $("#journal-updated").textContent = `Not refreshed: ${describeError(error)}`;
+    else showJournalMessage(describeError(error), "error");
+  } finally {
+    state.journalLoading = false;
+  }
+}
+
+setInterval(() => {
+  const showing = state.token && !$("#admin-view").hidden && !$("#journal-card").hidden;
+  if (showing && !state.journalPaused && document.visibilityState === "visible") {
+    loadJournal({ quiet: true });
+    if (!state.faultsDirty) loadFaults({ quiet: true });
+  }
+}, JOURNAL_REFRESH_MS);
+
+$("#journal-pause").addEventListener("click", (event) => {
+  const button = event.currentTarget;
+  state.journalPaused = !state.journalPaused;
+  button.setAttribute("aria-pressed", String(state.journalPaused));
+  button.textContent = state.journalPaused ? "Resume" : "Pause";
+  $("#journal-updated").textContent = state.journalPaused ? "Paused" : "";
+  if (!state.journalPaused) loadJournal({ quiet: true });
+});
+
+$("#journal-refresh").addEventListener("click", (event) =>
+  busy(event.currentTarget, () => loadJournal({ quiet: true })),
+);
+
+$("#journal-clear").addEventListener("click", async () => {
+  const org = currentOrg();
+  if (!org) return;
+  const done = await confirmAction({
+    title: `Clear the journal of ${org.name}?`,
+    body: [
+      "Every recorded trading call of this organization is forgotten. " +
+        "New calls are recorded as before.",
+    ],
+    confirmLabel: "Clear journal",
+    danger: true,
+    action: () => api("DELETE", `${ADMIN}/journal`, { query: { orgId: org.id } }),
+  });
+  if (!done) return;
+  toast(`Journal of ${org.name} cleared.`);
+  await loadJournal();
+});
+
+// Fault editor: rules and the token lifetime, errors beside their fields.
+
+const faultsForm = $("#faults-form");
+
+function ruleToRow(rule) {
+  return Object.fromEntries(RULE_KEYS.map((key) => [key, String(rule[key] ?? "")]));
+}
+
+function renderFaultsBadge() {
+  const faults = state.faults;
+  const badge = $("#faults-badge");
+  const parts = [];
+  if (faults && faults.rules.length) {
+    parts.push(faults.rules.length === 1 ? "1 rule" : `${faults.rules.length} rules`);
+  }
+  if (faults && faults.tokenTtlSeconds) parts.push(`tokens ${faults.tokenTtlSeconds} s`);
+  badge.textContent = parts.length ? parts.join(", ") : "None";
+  badge.className = `badge ${parts.length ? "warn" : "off"}`;
+}
+
+function showFaults(faults) {
+  state.faults = faults;
+  state.faultsDirty = false;
+  state.rules = faults.rules.map(ruleToRow);
+  $("#faults-ttl").value = faults.tokenTtlSeconds == null ? "" : String(faults.tokenTtlSeconds);
+  clearErrors(faultsForm);
+  renderRules();
+  renderFaultsBadge();
+}
+
+async function loadFaults({ quiet = false } = {}) {
+  const orgId = state.orgId;
+  if (!orgId) return;
+  try {
+    const faults = await api("GET", `${ADMIN}/faults`, { query: { orgId } });
+    if (orgId !== state.orgId || (quiet && state.faultsDirty)) return;
+    // Counts go down as rules fire; redraw only then, so that nothing under the cursor moves.
+    if (!quiet || JSON.stringify(faults) !== JSON.stringify(state.faults)) showFaults(faults);
+  } catch (error) {
+    if (orgId === state.orgId && !quiet) reportError(error);
+  }
+}
+
+function showRuleKind(item, kind) {
+  for (const field of $$("[data-kind]", item)) field.hidden = field.dataset.kind !== kind;
+}
+
+function renderRules(focus) {
+  const list = $("#rule-list");
+  const template = $("#rule-template");
+  list.replaceChildren(
+    ...state.rules.map((row, index) => {
+      const item = template.content.firstElementChild.cloneNode(true);
+      const number = index + 1;
+      $("[data-role=number]", item).textContent = String(number);
+      for (const key of RULE_KEYS) {
+        const input = $(`[data-key="${key}"]`, item);
+        const field = $(`label[data-for="${key}"]`, item).closest(".field");
+        const id = `rule-${index}-${key}`;
+        const path = `rules[${index}].${key}`;
+        const error = $(".field-error", field);
+        input.id = id;
+        input.value = row[key];
+        input.dataset.field = path;
+        input.dataset.errorId = `${id}-error`;
+        input.setAttribute("aria-describedby", `${id}-error`);
+        $("label", field).htmlFor = id;
+        error.id = `${id}-error`;
+        error.dataset.errorFor = path;
+        const event = input.tagName === "SELECT" ? "change" : "input";
+        input.addEventListener(event, () => {
+          state.rules[index][key] = input.value;
+          state.faultsDirty = true;
+          clearFieldError(input);
+          if (key === "kind") showRuleKind(item, input.value);
+        });
+      }
+      showRuleKind(item, row.kind);
+      const ruleError = el("p", { class: "field-error", "data-error-for": `rules[${index}]` });
+      ruleError.hidden = true;
+      $("fieldset", item).append(ruleError);
+      const remove = $('[data-action="remove"]', item);
+      remove.setAttribute("aria-label", `Remove rule ${number}`);
+      remove.title = `Remove rule ${number}`;
+      remove.addEventListener("click", () => {
+        state.rules.splice(index, 1);
+        state.faultsDirty = true;
+        clearErrors(faultsForm); // errors point at positions that just moved
+        renderRules("#add-rule");
+      });
+      return item;
+    }),
+  );
+  $("#no-rules").hidden = state.rules.length > 0;
+  if (focus) ($(focus, faultsForm) || $("#add-rule")).focus();
+}
+
+$("#add-rule").addEventListener("click", () => {
+  state.rules.push(ruleToRow({ endpoint: "*", kind: "error", status: 503 }));
+  state.faultsDirty = true;
+  clearErrors(faultsForm);
+  renderRules(`#rule-${state.rules.length - 1}-endpoint`);
+});
+
+$("#faults-ttl").addEventListener("input", (event) => {
+  state.faultsDirty = true;
+  clearFieldError(event.target);
+});
+$("#faults-ttl").dataset.errorId = "faults-ttl-error";
+
+/** A number as typed; text that is no number goes as typed, for the API to name the field. */
+function typedNumber(text) {
+  const number = numberOrNull(text);
+  return number === null ? String(text).trim() : number;
+}
+
+function collectFaults() {
+  const rules = state.rules.map((row) => {
+    const rule = { endpoint: row.endpoint, kind: row.kind };
+    for (const key of [...(RULE_KIND_KEYS[row.kind] || []), "probability", "count"]) {
+      if (String(row[key]).trim() !== "") rule[key] = typedNumber(row[key]);
+    }
+    return rule;
+  });
+  const ttl = $("#faults-ttl").value.trim();
+  return { rules, tokenTtlSeconds: ttl === "" ? null : typedNumber(ttl) };
+}
+
+faultsForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const orgId = state.orgId;
+  busy($("#faults-save"), async () => {
+    clearErrors(faultsForm);
+    try {
+      const body = collectFaults();
+      const saved = await api("PUT", `${ADMIN}/faults`, { query: { orgId }, body });
+      if (orgId !== state.orgId) return;
+      showFaults(saved);
+      toast("Faults saved; they apply to the next trading call.");
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      if (error instanceof ApiError && error.fieldErrors.length) {
+        showFieldErrors(faultsForm, error.fieldErrors, error.message);
+      } else {
+        showFormError(faultsForm, describeError(error));
+      }
+    }
+  });
+});
+
+$("#faults-clear").addEventListener("click", (event) => {
+  const org = currentOrg();
+  if (!org) return;
+  busy(event.currentTarget, async () => {
+    try {
+      await api("DELETE", `${ADMIN}/faults`, { query: { orgId: org.id } });
+      if (org.id === state.orgId) showFaults({ rules: [], tokenTtlSeconds: null });
+      toast(`Faults of ${org.name} cleared.`);
+    } catch (error) {
+      reportError(error);
+    }
+  });
+});
+
+// Snapshot, restore, reset.
+
+$("#snapshot-download").addEventListener("click", (event) => {
+  const org = currentOrg();
+  if (!org) return;
+  busy(event.currentTarget, async () => {
+    try {
+      const snapshot = await api("GET", `${ADMIN}/snapshot`, { query: { orgId: org.id } });
+      const text = JSON.stringify(snapshot, null, 2) + "\n";
+      const blob = new Blob([text], { type: "application/json" });
+      const link = el("a", {
+        href: URL.createObjectURL(blob),
+        download: `voke-esm-${org.slug}-snapshot.json`,
+      });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    } catch (error) {
+      reportError(error);
+    }
+  });
+});
+
+$("#snapshot-restore").addEventListener("click", () => {
+  const input = $("#snapshot-file");
+  input.value = "";
+  input.click();
+});
+
+$("#snapshot-file").addEventListener("change", async (event) => {
+  const file = event.target.files && event.target.files[0];
+  const org = currentOrg();
+  if (!file || !org) return;
+  let snapshot;
+  try {
+    snapshot = JSON.parse(await file.text());
+  } catch {
+    toast(`${file.name} is not a JSON file; choose a downloaded snapshot.`, "error");
+    return;
+  }
+  const count = Array.isArray(snapshot && snapshot.plants) ? snapshot.plants.length : 0;
+  const done = await confirmAction({
+    title: `Restore ${file.name} into ${org.name}?`,
+    body: [
+      `The organization's plants become exactly the ${count === 1 ? "plant" : `${count} plants`}` +
+        " " +
+        "of the snapshot, with their time configs and versions; plants that are not in it are " +
+        "deleted. Credentials stay as they are.",
+    ],
+    confirmLabel: "Restore snapshot",
+    danger: true,
+    action: () => api("PUT", `${ADMIN}/snapshot`, { query: { orgId: org.id }, body: snapshot }),
+  });
+  if (!done) return;
+  toast(`Snapshot restored into ${org.name}.`);
+  await loadOrgData();
+});
+
+$("#reset-btn").addEventListener("click", async () => {
+  const org = currentOrg();
+  if (!org) return;
+  const done = await confirmAction({
+    title: `Reset the sandbox plants of ${org.name}?`,
+    body: [
+      "Every sandbox plant of this organization is deleted, with its time config, and the " +
+        "default plant is created again under a new external plant ID. Voke plants linked to the " +
+        "old plants find nothing to sync any more.",
+      "Credentials, faults and the journal stay as they are.",
+    ],
+    confirmLabel: "Reset plants",
+    danger: true,
+    action: () => api("POST", `${ADMIN}/reset`, { query: { orgId: org.id } }),
+  });
+  if (!done) return;
+  toast(sentence(done.message));
+  await loadOrgData();
+});
+
+// The simulated clock, where this service has it.
+
+function showClock(clock) {
+  const now = clock && typeof clock.now === "string" ? clock.now : null;
+  const target = $("#clock-now");
+  if (!now) {
+    target.replaceChildren();
+    return;
+  }
+  const time = el("time", { datetime: now, text: fullFormat.format(new Date(now)) });
+  target.replaceChildren("Simulated time: ", time);
+}
+
+async function loadClock() {
+  const orgId = state.orgId;
+  showClock(null);
+  if (!orgId || !state.clock || !state.clockRead) return;
+  try {
+    const clock = await api("GET", CLOCK_PATH, { query: { orgId } });
+    if (orgId === state.orgId) showClock(clock);
+  } catch {
+    // An org never enabled has no clock yet: nothing to show.
+  }
+}
+
+$("#clock-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const org = currentOrg();
+  if (!org) return;
+  busy($("#clock-advance"), async () => {
+    clearErrors(form);
+    const minutes = typedNumber($("#clock-minutes").value);
+    try {
+      const query = { orgId: org.id };
+      const clock = await api("POST", CLOCK_ADVANCE_PATH, { query, body: { minutes } });
+      showClock(clock);
+      toast(`Clock of ${org.name} advanced by ${numberFormat.format(minutes)} minutes.`);
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      if (error instanceof ApiError && error.fieldErrors.length) {
+        showFieldErrors(form, error.fieldErrors, error.message);
+      } else {
+        showFormError(form, describeError(error));
+      }
+    }
+  });
+});
+
+$("#clock-minutes").dataset.errorId = "clock-minutes-error";
+$("#clock-minutes").addEventListener("input", (event) => clearFieldError(event.target));
+
 // Start -------------------------------------------------------------------------------------
 
 async function boot() {
-  const telemetry = detectTelemetry();
+  const telemetry = detectFeatures();
   if (!state.token) {
     await telemetry;
     showSignIn();

@@ -1,0 +1,1 @@
+"""Telemetry of the sandbox plants' simulated batteries over RabbitMQ (CONTRACT §8, §11's clock)."""
