@@ -20,7 +20,12 @@ from voke_esm.body_limit import BodySizeLimit
 from voke_esm.config import Settings
 from voke_esm.db import create_engine, create_sessionmaker
 from voke_esm.deps import reject_unstorable_text
-from voke_esm.errors import ServiceUnavailable, error_responses, install_error_handlers
+from voke_esm.errors import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    error_responses,
+    install_error_handlers,
+)
 from voke_esm.esm.admin.router import router as esm_admin_router
 from voke_esm.esm.client.periodic import sync_every
 from voke_esm.esm.client.router import router as esm_client_router
@@ -124,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(LoopbackOnlyGuard)
         install_ui(app)
 
-    _drop_422_from_openapi(app)
+    _document_body_errors(app)
     _add_root(app, settings)
     _add_probes(app)
     install_metrics(app)  # its middleware outermost, so it sees every request
@@ -132,16 +137,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _drop_422_from_openapi(app: FastAPI) -> None:
-    """FastAPI documents a 422 on every validated operation; this service answers 400 instead."""
+def _document_body_errors(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every validated operation, but this service answers 400; and
+    every operation that takes a body can answer 413 (CONTRACT §2), which FastAPI cannot know."""
     generate = app.openapi
+    too_large = error_responses(PayloadTooLarge)[413]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.setdefault("responses", {})
+                    responses.pop("422", None)
+                    if "requestBody" in operation:
+                        responses["413"] = {
+                            "description": too_large["description"],
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
+                                    **too_large["content"]["application/json"],
+                                }
+                            },
+                        }
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
@@ -101,7 +102,10 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             **_JSON_CODEC,
         )
     database = make_url(database_url).database
-    if database and database != ":memory:":
+    if not database or database == ":memory:":
+        # One connection that lives as long as the engine: the in-memory database is the connection.
+        return create_async_engine(database_url, echo=echo, poolclass=StaticPool, **_JSON_CODEC)
+    if database:
         # A folder we cannot create is an unreachable database: /readyz and the API say 503.
         with contextlib.suppress(OSError):
             Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,8 @@ class CamelModel(BaseModel):
 class StrictBody(CamelModel):
     """A request body: unknown fields are a validation error, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The contract's names only: `client_id` for `clientId` is an unknown field, not an alias.
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
 
 class FieldErrorRead(BaseModel):

@@ -115,6 +115,10 @@ def _sqlite_list_json(rows: Subquery) -> ColumnElement[Any]:
     def boolean(column: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.json(case((column == 1, "true"), else_="false"))
 
+    def exact(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # json_object prints a REAL with 15 digits; 17 round-trip every double exactly.
+        return func.json(func.printf("%!.17g", column))
+
     hex_id = rows.c.id  # a UUID is kept as 32 hex digits
     uuid_text = (
         func.substr(hex_id, 1, 8)
@@ -132,6 +136,7 @@ def _sqlite_list_json(rows: Subquery) -> ColumnElement[Any]:
             rows,
             id=uuid_text,
             booleans=boolean,
+            numbers=exact,
             time_configs=func.json(rows.c.time_configs),
             created_at=utc(rows.c.created_at),
             updated_at=utc(rows.c.updated_at),
@@ -149,6 +154,7 @@ def _postgres_list_json(rows: Subquery) -> ColumnElement[Any]:
             rows,
             id=cast(rows.c.id, String),
             booleans=lambda column: column,
+            numbers=lambda column: column,
             time_configs=rows.c.time_configs,
             created_at=utc(rows.c.created_at),
             updated_at=utc(rows.c.updated_at),
@@ -163,6 +169,7 @@ def _entity_fields(
     *,
     id: ColumnElement[Any],
     booleans: Callable[[ColumnElement[Any]], ColumnElement[Any]],
+    numbers: Callable[[ColumnElement[Any]], ColumnElement[Any]],
     time_configs: ColumnElement[Any],
     created_at: ColumnElement[Any],
     updated_at: ColumnElement[Any],
@@ -173,8 +180,8 @@ def _entity_fields(
         ("externalPlantId", rows.c.external_plant_id),
         ("name", rows.c.name),
         ("description", rows.c.description),
-        ("fvePeakPowerKwp", rows.c.fve_peak_power_kwp),
-        ("capacityKwh", rows.c.capacity_kwh),
+        ("fvePeakPowerKwp", numbers(rows.c.fve_peak_power_kwp)),
+        ("capacityKwh", numbers(rows.c.capacity_kwh)),
         ("configEnabled", booleans(rows.c.config_enabled)),
         ("plantWithLoad", booleans(rows.c.plant_with_load)),
         ("esiState", rows.c.esi_state),

@@ -1,0 +1,156 @@
+"""The number of SQL statements a request runs does not grow with the number of plants.
+
+A list that loads each plant's row with a query of its own (N+1) works on a sandbox of three
+plants and falls over on a real one; the benchmarks (docs/PERFORMANCE.md) show the time, this
+shows the cause. Every statement the app's engine sends is counted, the journal's (§11) too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
+
+TRADING = "/api/v1/voke-esm/trading"
+MORE_PLANTS = 19  # 1 plant, then 20
+
+_codes = itertools.count(1)
+
+Call = Callable[[], Awaitable[httpx.Response]]
+
+
+@contextmanager
+def counted_statements(app: FastAPI) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement = args[2]  # (connection, cursor, statement, parameters, context, many)
+        # The §11 journal is written in background batches, not by the request: whether a batch
+        # lands inside the window is timing, not the request's query count.
+        if "voke_esm_journal" not in statement:
+            statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def statements_of(app: FastAPI, call: Call) -> list[str]:
+    """The statements of one call, after a first one has warmed caches and connections up."""
+    assert (await call()).status_code == 200
+    with counted_statements(app) as statements:
+        response = await call()
+    assert response.status_code == 200, response.text
+    assert statements, "the request ran no SQL at all: the counter is not wired to the app"
+    return statements
+
+
+async def same_count_with_more_plants(
+    app: FastAPI, call: Call, add_plants: Callable[[], Awaitable[None]], plants_listed: Call
+) -> None:
+    one = await statements_of(app, call)
+    assert len((await plants_listed()).json()) == 1
+    await add_plants()
+    assert len((await plants_listed()).json()) == 1 + MORE_PLANTS  # the growth really happened
+    twenty = await statements_of(app, call)
+    assert len(twenty) == len(one), "\n".join(["with 1 plant:", *one, "with 20:", *twenty])
+
+
+@pytest.fixture
+async def enabled(api: Api) -> EnabledOrg:
+    return await api.enabled_org()
+
+
+@pytest.fixture
+async def token(api: Api, enabled: EnabledOrg) -> str:
+    return await api.trading_token(enabled.client_id, enabled.client_secret)
+
+
+def sandbox_plants_adder(api: Api, org: EnabledOrg) -> Callable[[], Awaitable[None]]:
+    async def add() -> None:
+        for _ in range(MORE_PLANTS):
+            await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+
+    return add
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class TestStatementsPerRequestStayConstantAsPlantsGrow:
+    async def test_admin_plant_list(self, app: FastAPI, api: Api, enabled: EnabledOrg) -> None:
+        async def call() -> httpx.Response:
+            return await api.http.get("/api/v1/voke-esm/admin/plants", headers=api.headers)
+
+        await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), call)
+
+    async def test_admin_plant_list_of_one_client(
+        self, app: FastAPI, api: Api, enabled: EnabledOrg
+    ) -> None:
+        async def call() -> httpx.Response:
+            return await api.http.get(
+                "/api/v1/voke-esm/admin/plants",
+                params={"clientId": enabled.client_id},
+                headers=api.headers,
+            )
+
+        await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), call)
+
+    async def test_trading_plant_list(
+        self, app: FastAPI, api: Api, enabled: EnabledOrg, token: str
+    ) -> None:
+        async def call() -> httpx.Response:
+            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+
+        await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), call)
+
+    async def test_trading_plant_config(
+        self, app: FastAPI, api: Api, enabled: EnabledOrg, token: str
+    ) -> None:
+        async def call() -> httpx.Response:
+            return await api.plant_config(token, enabled.default_plant_id)
+
+        async def listed() -> httpx.Response:
+            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+
+        await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), listed)
+
+    async def test_trading_config_update(
+        self, app: FastAPI, api: Api, enabled: EnabledOrg, token: str
+    ) -> None:
+        async def call() -> httpx.Response:
+            response = await api.update_config(
+                token, enabled.default_plant_id, WHOLE_DAY, code=f"count-{next(_codes)}"
+            )
+            assert response.json()["resultCode"] == "applied_ok", response.text
+            return response
+
+        async def listed() -> httpx.Response:
+            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+
+        await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), listed)
+
+    async def test_voke_plants_list(self, app: FastAPI, api: Api) -> None:
+        org = await api.create_org()
+        await api.create_voke_plant(org["id"], externalPlantId="PLANT-LINKED")
+
+        async def call() -> httpx.Response:
+            return await api.http.get(f"/api/v1/orgs/{org['id']}/plants", headers=api.headers)
+
+        async def add() -> None:
+            for number in range(MORE_PLANTS):
+                await api.create_voke_plant(org["id"], externalPlantId=f"PLANT-{number}")
+
+        await same_count_with_more_plants(app, call, add, call)
