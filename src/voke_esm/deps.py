@@ -17,17 +17,19 @@ from voke_esm.schemas import FieldError
 from voke_esm.security import Keyring
 
 
-def _settings(request: Request) -> Settings:
+# These are `async def` on purpose: FastAPI runs a plain `def` dependency on its thread pool, a
+# hop that costs more than the lookup itself on every request.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _keyring(request: Request) -> Keyring:
+async def _keyring(request: Request) -> Keyring:
     keyring: Keyring = request.app.state.keyring
     return keyring
 
 
-def _limiter(request: Request) -> RateLimiter:
+async def _limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 

@@ -135,7 +135,7 @@ class RequestMetrics:
                 self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-def _metrics(request: Request) -> Metrics:
+async def _metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 

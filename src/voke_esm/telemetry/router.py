@@ -33,7 +33,7 @@ router = APIRouter(
 OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
 
 
-def _publisher(request: Request) -> TelemetryPublisher:
+async def _publisher(request: Request) -> TelemetryPublisher:
     publisher: TelemetryPublisher = request.app.state.telemetry_publisher
     return publisher
 

@@ -32,7 +32,7 @@ router = APIRouter(
 )
 
 
-def _esm_clients(request: Request) -> EsmClientService:
+async def _esm_clients(request: Request) -> EsmClientService:
     clients: EsmClientService = request.app.state.esm_clients
     return clients
 

@@ -53,7 +53,7 @@ class TradingCall:
         self.client_id = client.client_id
 
 
-def trading_call(request: Request) -> TradingCall:
+async def trading_call(request: Request) -> TradingCall:
     """The call being handled; a detached one where no journal runs (nothing is recorded)."""
     call = request.scope.get(_SCOPE_KEY)
     return call if isinstance(call, TradingCall) else TradingCall(at=utc_now())
