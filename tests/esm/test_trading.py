@@ -903,21 +903,27 @@ class TestRateLimit:
 
 
 class TestRateLimitWindow:
+    WINDOW_S = 6
+
     @pytest.fixture
     def settings_overrides(self) -> dict[str, Any]:
-        return {"voke_esm_rate_limit": "2/2 seconds"}
+        return {"voke_esm_rate_limit": f"2/{self.WINDOW_S} seconds"}
 
     async def test_refused_calls_do_not_count(self, api: Api, org: EnabledOrg, token: str) -> None:
+        loop = asyncio.get_running_loop()
         for _ in range(2):
             assert (await call(api.http, "plant/list", org, token)).status_code == 200
-        await asyncio.sleep(1)
+        last_success = loop.time()
+        await asyncio.sleep(self.WINDOW_S / 2)
         refused = await call(api.http, "plant/list", org, token)
+        refused_at = loop.time()
         assert refused.status_code == 429
-        assert 1 <= int(refused.headers["Retry-After"]) <= 2
+        assert 1 <= int(refused.headers["Retry-After"]) <= self.WINDOW_S
 
-        # The two successes leave the moving window; the 429 sent a second later would still
-        # be in it had it counted, leaving room for one call only.
-        await asyncio.sleep(1.2)
+        # Wait until the two successes have left the moving window. The 429, sent half a window
+        # later, would still be in it had it counted, leaving room for one call only.
+        await asyncio.sleep(max(0.0, last_success + self.WINDOW_S + 0.3 - loop.time()))
         statuses = [(await call(api.http, "plant/list", org, token)).status_code for _ in range(3)]
 
+        assert loop.time() < refused_at + self.WINDOW_S, "too slow to tell: the 429 left too"
         assert statuses == [200, 200, 429]
