@@ -23,6 +23,12 @@ _HH_MM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
 Number = StrictInt | StrictFloat
 
+# The seed's example schedule: the default plant's, and the examples in the API docs.
+SEED_BLOCKS: Final[tuple[dict[str, Any], ...]] = (
+    {"from": "00:00", "to": "07:00", "pBatMax": 10, "pBatMin": -10, "socMax": 95, "socMin": 20},
+    {"from": "07:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 30},
+)
+
 
 class TimeConfigBlock(BaseModel):
     """`{from, to, pBatMax, pBatMin, socMax, socMin}`: all required, JSON types strict."""

@@ -5,16 +5,11 @@ from typing import Annotated, Any, cast
 
 from pydantic import ConfigDict, Field
 
-from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.esm.time_configs import SEED_BLOCKS, TimeConfigBlock
 from voke_esm.schemas import CamelModel, StrictBody, UtcDateTime
 
 # Finite, non-negative, and a JSON number (not a numeric string): strict mode.
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
-
-SEED_EXAMPLE_BLOCKS = [
-    {"from": "00:00", "to": "07:00", "pBatMax": 10, "pBatMin": -10, "socMax": 95, "socMin": 20},
-    {"from": "07:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 30},
-]
 
 
 class EnableRead(CamelModel):
@@ -89,7 +84,7 @@ class SandboxPlantCreate(StrictBody):
                     "fvePeakPowerKwp": 120.0,
                     "capacityKwh": 200.0,
                     "configEnabled": True,
-                    "timeConfigs": cast(Any, SEED_EXAMPLE_BLOCKS),
+                    "timeConfigs": cast(Any, list(SEED_BLOCKS)),
                 }
             ]
         },
@@ -124,7 +119,7 @@ class SandboxPlantRead(CamelModel):
                     "configEnabled": True,
                     "plantWithLoad": True,
                     "esiState": "PLC_READY",
-                    "timeConfigs": cast(Any, SEED_EXAMPLE_BLOCKS),
+                    "timeConfigs": cast(Any, list(SEED_BLOCKS)),
                     "createdAt": "2019-08-24T14:15:22Z",
                     "updatedAt": "2019-08-24T14:15:22Z",
                 }

@@ -14,16 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voke_esm.errors import Conflict, NotFound, ValidationFailed
 from voke_esm.esm import repository
 from voke_esm.esm.models import SandboxClient, SandboxPlant
-from voke_esm.esm.time_configs import check_time_configs
+from voke_esm.esm.time_configs import SEED_BLOCKS, check_time_configs
 from voke_esm.orgs import service as orgs_service
 from voke_esm.orgs.models import Org
 from voke_esm.schemas import FieldError, utc_now
 from voke_esm.security import Keyring, new_client_id, new_client_secret
-
-DEFAULT_PLANT_BLOCKS: list[dict[str, Any]] = [
-    {"from": "00:00", "to": "07:00", "pBatMax": 10, "pBatMin": -10, "socMax": 95, "socMin": 20},
-    {"from": "07:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 30},
-]
 
 
 class SandboxPlantNotFound(NotFound):
@@ -110,7 +105,7 @@ def default_plant(org: Org, client_id: str) -> SandboxPlant:
         description="Battery storage + PV (created when Voke ESM was enabled)",
         fve_peak_power_kwp=120.0,
         capacity_kwh=200.0,
-        time_configs=[dict(block) for block in DEFAULT_PLANT_BLOCKS],
+        time_configs=[dict(block) for block in SEED_BLOCKS],
     )
 
 

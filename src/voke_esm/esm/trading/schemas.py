@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.esm.time_configs import SEED_BLOCKS, TimeConfigBlock
 from voke_esm.schemas import CamelModel, FieldErrorRead
 
 ResultCode = Literal["applied_ok", "cfg_accepted", "cfg_rejected"]
@@ -86,24 +86,7 @@ class PlantConfigRead(CamelModel):
                     "version": 1,
                     "configEnabled": True,
                     "esiState": "PLC_READY",
-                    "timeConfigs": [
-                        {
-                            "from": "00:00",
-                            "to": "07:00",
-                            "pBatMax": 10,
-                            "pBatMin": -10,
-                            "socMax": 95,
-                            "socMin": 20,
-                        },
-                        {
-                            "from": "07:00",
-                            "to": "23:59",
-                            "pBatMax": 50,
-                            "pBatMin": -50,
-                            "socMax": 90,
-                            "socMin": 30,
-                        },
-                    ],
+                    "timeConfigs": cast(Any, list(SEED_BLOCKS)),
                 }
             ]
         }
