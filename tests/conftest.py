@@ -180,7 +180,9 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    # asgi-lifespan allows 5 s by default: too little for a PostgreSQL pool to close on a busy
+    # two-core machine, which then fails a test that passed.
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         await bootstrap_admin(application)
         yield application
 

@@ -44,7 +44,10 @@ async def bare_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The app on a database it never needs to open: for routing, documentation and the like."""
     settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
     application = create_app(settings)
-    async with LifespanManager(application), http_client(application) as http:
+    async with (
+        LifespanManager(application, startup_timeout=60, shutdown_timeout=60),
+        http_client(application) as http,
+    ):
         yield http
 
 
@@ -163,7 +166,7 @@ def unreachable_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
 @pytest.fixture
 async def offline_app(tmp_path: Path, unreachable_database_url: str) -> AsyncIterator[FastAPI]:
     application = create_app(make_settings(tmp_path, unreachable_database_url))
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
     # aiosqlite stops the worker thread of a failed connect without waiting for it; let it
     # finish while this test's event loop still runs, or it reports into a closed loop.

@@ -56,7 +56,7 @@ async def exchange(http: httpx.AsyncClient, org: EnabledOrg) -> httpx.Response:
 async def second_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """Another instance of the service on the same settings, as behind a load balancer."""
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 
@@ -101,7 +101,7 @@ class TestUnreachableStorage:
         """
         unreachable = settings.model_copy(update={"rate_limit_storage_url": CLOSED_PORT_URL})
         application = create_app(unreachable)
-        async with LifespanManager(application):
+        async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
             yield application
 
     async def test_trading_answers_503_and_never_passes_unlimited(

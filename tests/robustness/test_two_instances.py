@@ -55,7 +55,10 @@ async def fresh_counters() -> None:
 async def other(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the second instance: its own app, engine, pool and limiter."""
     application: FastAPI = create_app(settings)
-    async with LifespanManager(application), http_client(application) as client:
+    async with (
+        LifespanManager(application, startup_timeout=60, shutdown_timeout=60),
+        http_client(application) as client,
+    ):
         yield client
 
 
