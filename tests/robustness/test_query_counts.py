@@ -27,16 +27,22 @@ _codes = itertools.count(1)
 Call = Callable[[], Awaitable[httpx.Response]]
 
 
+_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+
+
 @contextmanager
 def counted_statements(app: FastAPI) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(*args: Any) -> None:
         statement = args[2]  # (connection, cursor, statement, parameters, context, many)
-        # The §11 journal is written in background batches, not by the request: whether a batch
-        # lands inside the window is timing, not the request's query count.
-        if "voke_esm_journal" not in statement:
-            statements.append(statement)
+        # The §11 journal is written in background batches, in transactions of their own: whether
+        # one lands inside the window is timing, not the request's query count. Transaction
+        # control (BEGIN, COMMIT, SAVEPOINT…) is not a query either, so neither is counted.
+        keyword = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+        if keyword in _TRANSACTION_CONTROL or "voke_esm_journal" in statement:
+            return
+        statements.append(statement)
 
     engine = app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
