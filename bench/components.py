@@ -107,16 +107,7 @@ async def measure(folder: Path) -> dict[str, float]:
                 async with session_scope(sessions) as session:
                     query = select(SandboxPlant).where(SandboxPlant.client_id == org.client_id)
                     [
-                        TradingPlantRead(
-                            plant_id=plant.external_plant_id,
-                            name=plant.name,
-                            descr=plant.description,
-                            fve_peak_power_kwp=plant.fve_peak_power_kwp,
-                            capacity_kwh=plant.capacity_kwh,
-                            esi_state=plant.esi_state,
-                            config_enabled=plant.config_enabled,
-                            plant_with_load=plant.plant_with_load,
-                        )
+                        TradingPlantRead.from_plant(plant)
                         for plant in (await session.scalars(query)).all()
                     ]
 

@@ -69,9 +69,3 @@ class RateLimiter:
             # The key's last part is who is limited (a clientId, an email): not a label.
             self._on_rejection("/".join(key[:-1]) or "default")
         return RateLimited(reset_at - time.time())
-
-    async def reset(self) -> None:
-        try:
-            await self._storage.reset()
-        except StorageError as exc:
-            raise LimiterUnavailable() from exc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -171,7 +170,3 @@ async def update_plant(
 
 async def delete_plant(session: AsyncSession, plant_id: uuid.UUID) -> None:
     await repository.delete_plant(session, await get_plant(session, plant_id))
-
-
-def enabled_since(status: SandboxStatus) -> datetime | None:
-    return status.client.enabled_at if status.client else None

@@ -153,19 +153,7 @@ async def list_plants(
 ) -> list[TradingPlantRead]:
     """All fake plants of the authenticated client."""
     plants = await trading_service.list_plants(session, client)
-    return [
-        TradingPlantRead(
-            plant_id=plant.external_plant_id,
-            name=plant.name,
-            descr=plant.description,
-            fve_peak_power_kwp=plant.fve_peak_power_kwp,
-            capacity_kwh=plant.capacity_kwh,
-            esi_state=plant.esi_state,
-            config_enabled=plant.config_enabled,
-            plant_with_load=plant.plant_with_load,
-        )
-        for plant in plants
-    ]
+    return [TradingPlantRead.from_plant(plant) for plant in plants]
 
 
 @router.get(

@@ -4,6 +4,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from voke_esm.esm.models import SandboxPlant
 from voke_esm.esm.time_configs import SEED_BLOCKS, TimeConfigBlock
 from voke_esm.schemas import CamelModel, FieldErrorRead
 
@@ -75,6 +76,20 @@ class TradingPlantRead(CamelModel):
     config_enabled: bool
     plant_with_load: bool
     meters: list[Any] = Field(default_factory=list)
+
+    @classmethod
+    def from_plant(cls, plant: SandboxPlant) -> TradingPlantRead:
+        """A sandbox plant as the partner contract lists it: `plantId` is its externalPlantId."""
+        return cls(
+            plant_id=plant.external_plant_id,
+            name=plant.name,
+            descr=plant.description,
+            fve_peak_power_kwp=plant.fve_peak_power_kwp,
+            capacity_kwh=plant.capacity_kwh,
+            esi_state=plant.esi_state,
+            config_enabled=plant.config_enabled,
+            plant_with_load=plant.plant_with_load,
+        )
 
 
 class PlantConfigRead(CamelModel):
