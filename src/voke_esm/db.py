@@ -26,6 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
 from voke_esm.schemas import utc_now
+from voke_esm.sqlite_inline import inline_connector
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -77,6 +78,10 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
+# How long a transaction waits for another process's write lock on the SQLite file.
+SQLITE_LOCK_TIMEOUT_S = 30.0
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -101,37 +106,35 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             pool_timeout=10,
             **_JSON_CODEC,
         )
-    database = make_url(database_url).database
+    url = make_url(database_url)
+    database = url.database
     if not database or database == ":memory:":
         # One connection that lives as long as the engine: the in-memory database is the connection.
         return create_async_engine(database_url, echo=echo, poolclass=StaticPool, **_JSON_CODEC)
-    if database:
-        # A folder we cannot create is an unreachable database: /readyz and the API say 503.
-        with contextlib.suppress(OSError):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # A folder we cannot create is an unreachable database: /readyz and the API say 503.
+    with contextlib.suppress(OSError):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     # SQLite allows one writer at a time. One pooled connection per process queues transactions
     # in FIFO order inside the event loop instead of letting them collide on the file lock, and
-    # BEGIN IMMEDIATE makes a second process wait (busy_timeout) rather than fail mid-transaction.
+    # BEGIN IMMEDIATE makes a second process wait for the lock rather than fail mid-transaction.
+    # Statements run on the event loop's thread (see voke_esm.sqlite_inline): waiting for another
+    # process's lock is the only thing that must not block, and that wait is asynchronous.
     engine = create_async_engine(
         database_url,
         echo=echo,
         pool_size=1,
         max_overflow=0,
-        pool_timeout=30,
-        connect_args={"timeout": 30},
+        pool_timeout=SQLITE_LOCK_TIMEOUT_S,
+        async_creator=inline_connector(database, lock_timeout_s=SQLITE_LOCK_TIMEOUT_S),
         **_JSON_CODEC,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let the "begin" hook below emit BEGIN itself
+        # The driver's own implicit transactions are off (see inline_connector): the "begin"
+        # hook below emits BEGIN itself.
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            "busy_timeout=30000",
-        ):
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
