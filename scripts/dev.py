@@ -77,7 +77,11 @@ def setup() -> None:
             f"uv=={UV_VERSION}",
         )
     say("Installing the locked dependencies and the voke-esm command (uv sync --frozen)")
-    check(BIN / "uv", "sync", "--frozen", "--quiet", env=uv_env())
+    # Compiled ahead, once: where PYTHONDONTWRITEBYTECODE is set (as on CI machines), Python
+    # would otherwise compile every module it imports from source on every start, which is
+    # most of the service's start-up time.
+    check(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", env=uv_env())
+    check(BIN / "python", "-m", "compileall", "-q", ROOT / "src")
 
 
 def serve(arguments: list[str]) -> None:

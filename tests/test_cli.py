@@ -16,8 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command as alembic_command
+from alembic.script import ScriptDirectory
 
 from tests.factories import error_body
+from voke_esm.migrations import alembic_config, is_at_head, script_head, upgrade_to_head
 
 VOKE_ESM = str(Path(sys.executable).with_name("voke-esm"))
 # Variables the service reads; the runner's own must not leak into the processes under test.
@@ -323,3 +326,98 @@ class TestCommands:
         assert "longpassword1" not in result.stdout + result.stderr
         response = login(first_start, "x@example.com", "longpassword1")
         assert response.status_code == 200, response.text
+
+
+def stored_versions(database: Path) -> list[str]:
+    with sqlite3.connect(database) as connection:
+        return [name for (name,) in connection.execute("SELECT version_num FROM alembic_version")]
+
+
+class TestMigrationsAtHead:
+    """A start on a database already at the newest revision skips Alembic; any other migrates."""
+
+    def test_the_head_read_from_the_scripts_is_alembics(self) -> None:
+        scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+        assert script_head() == scripts.get_current_head()
+
+    @pytest.mark.parametrize(
+        ("scripts", "head"),
+        [
+            (['revision = "a"\ndown_revision = None', 'revision = "b"\ndown_revision = "a"'], "b"),
+            (
+                [
+                    'revision: str = "a"\ndown_revision: str | None = None',
+                    'revision: str = "b"\ndown_revision: str | None = "a"',
+                    'revision: str = "c"\ndown_revision: str | None = "a"',
+                    'revision = "m"\ndown_revision = ("b", "c")',
+                ],
+                "m",
+            ),
+            (
+                [
+                    'revision = "a"\ndown_revision = None',
+                    'revision = "b"\ndown_revision = "a"',
+                    'revision = "c"\ndown_revision = "a"',
+                ],
+                None,
+            ),
+            (['revision = "a"\ndown_revision = None', 'revision = "b"\ndown_revision = "x"'], None),
+            (['revision = "a"\ndown_revision = None', 'revision = f()\ndown_revision = "a"'], None),
+            (['revision = "a"\ndown_revision = None', 'revision = "b"'], None),
+            ([], None),
+        ],
+        ids=[
+            "chain",
+            "merged-branches",
+            "two-heads",
+            "missing-parent",
+            "computed-revision",
+            "no-down-revision",
+            "no-scripts",
+        ],
+    )
+    def test_an_unclear_head_is_none_so_that_alembic_decides(
+        self, tmp_path: Path, scripts: list[str], head: str | None
+    ) -> None:
+        for number, source in enumerate(scripts):
+            (tmp_path / f"script_{number}.py").write_text(source + "\n")
+        (tmp_path / "__init__.py").write_text('revision = "not-a-script"\n')
+        assert script_head(tmp_path) == head
+
+    def test_is_at_head_only_once_every_migration_is_applied(self, tmp_path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'voke-esm.db'}"
+        assert not is_at_head(url)  # no database yet
+        upgrade_to_head(url)
+        assert is_at_head(url)
+        with sqlite3.connect(tmp_path / "voke-esm.db") as connection:
+            connection.execute("UPDATE alembic_version SET version_num = 'not-a-revision'")
+        assert not is_at_head(url)
+
+    def test_migrate_twice_applies_once_then_says_there_is_nothing_to_apply(
+        self, tmp_path: Path
+    ) -> None:
+        first = run("migrate", cwd=tmp_path, env=clean_env())
+        assert first.returncode == 0, first.stderr
+        assert "Applying database migrations to sqlite+aiosqlite:///" in first.stdout
+        assert "Database schema is up to date" in first.stdout
+
+        second = run("migrate", cwd=tmp_path, env=clean_env())
+        assert second.returncode == 0, second.stderr
+        assert "Applying" not in second.stdout, second.stdout
+        assert "No database migrations to apply to sqlite+aiosqlite:///" in second.stdout
+        assert "Database schema is up to date" in second.stdout
+        assert stored_versions(tmp_path / "var" / "voke-esm.db") == [script_head()]
+
+    def test_a_database_behind_the_head_is_migrated_to_it(self, tmp_path: Path) -> None:
+        database = tmp_path / "var" / "voke-esm.db"
+        database.parent.mkdir()
+        config = alembic_config(f"sqlite+aiosqlite:///{database}")
+        head = ScriptDirectory.from_config(config).get_revision("head")
+        assert head is not None
+        assert isinstance(head.down_revision, str)
+        alembic_command.upgrade(config, head.down_revision)
+
+        result = run("migrate", cwd=tmp_path, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        assert "Applying database migrations" in result.stdout, result.stdout
+        assert stored_versions(database) == [head.revision]

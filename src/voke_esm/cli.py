@@ -38,10 +38,16 @@ def _step(message: str) -> None:
 
 
 def _migrate(settings: Settings) -> None:
-    from voke_esm.migrations import upgrade_to_head
+    from voke_esm.migrations import is_at_head, upgrade_to_head
 
-    _step(f"Applying database migrations to {_safe_url(settings.resolved_database_url)}")
-    upgrade_to_head(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    # Alembic is slow to load and run; a database already at the newest revision (every start
+    # but the first) skips it.
+    if is_at_head(url):
+        _step(f"No database migrations to apply to {_safe_url(url)}")
+    else:
+        _step(f"Applying database migrations to {_safe_url(url)}")
+        upgrade_to_head(url)
     _step("Database schema is up to date")
 
 

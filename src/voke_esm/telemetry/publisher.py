@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
-from aiormq.exceptions import ProbableAuthenticationError
+if TYPE_CHECKING:
+    # aio-pika (with aiormq and pamqp) is imported on the first publish to a configured broker,
+    # not when the service starts: most processes have no AMQP_URL, and it is slow to load.
+    from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 
 logger = logging.getLogger("voke_esm")
 
@@ -88,6 +89,8 @@ class TelemetryPublisher:
         await self._drop()
 
     async def _publish_once(self, key: str, body: bytes) -> None:
+        import aio_pika  # deferred: see the top of the module
+
         had_link = self._link is not None and not self._link.connection.is_closed
         link = await self._linked()
         message = aio_pika.Message(
@@ -115,6 +118,8 @@ class TelemetryPublisher:
     async def _linked(self) -> _Link:
         if self._link is not None and not self._link.connection.is_closed:
             return self._link
+        from aiormq.exceptions import ProbableAuthenticationError  # deferred: see the top
+
         await self._drop()
         if self._connecting is None:
             # One connection attempt at a time; concurrent publishers share its outcome.
@@ -136,6 +141,8 @@ class TelemetryPublisher:
             self._link = task.result()
 
     async def _connect(self) -> _Link:
+        import aio_pika  # deferred: see the top of the module
+
         assert self._url is not None
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             connection = await aio_pika.connect(self._url, timeout=CONNECT_TIMEOUT_S)

@@ -17,13 +17,16 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-import stamina
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from voke_esm.esm.client.schemas import ConfigUpdateAnswer, EsmPlant, EsmPlantConfig, TokenAnswer
+
+if TYPE_CHECKING:
+    # httpx (which loads rich, pygments and click for its command line) and stamina are imported
+    # where a client is made or used, not when the service starts: most processes never call out.
+    import httpx
 
 logger = logging.getLogger("voke_esm.esm_client")
 
@@ -84,6 +87,8 @@ class Timeouts:
     read: float = 15.0
 
     def httpx(self) -> httpx.Timeout:
+        import httpx  # deferred: see the top of the module
+
         return httpx.Timeout(self.read, connect=self.connect)
 
 
@@ -102,6 +107,8 @@ class EsmClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        import httpx  # deferred: see the top of the module
+
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -188,6 +195,8 @@ class EsmClient:
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request, retried while it fails transiently; 2xx and final 4xx are returned."""
+        import stamina  # deferred: see the top of the module
+
         policy = self._retry
         try:
             async for attempt in stamina.retry_context(
@@ -205,6 +214,8 @@ class EsmClient:
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx  # deferred: see the top of the module
+
         started = time.perf_counter()
         try:
             response = await self._http.request(method, self.base_url + path, **kwargs)
