@@ -26,7 +26,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap_admin
+from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, EnabledOrg, bootstrap_admin
 from voke_esm.app import create_app
 from voke_esm.config import Settings
 from voke_esm.migrations import upgrade_to_head
@@ -207,6 +207,18 @@ async def api(client: httpx.AsyncClient) -> Api:
     )
     assert response.status_code == 200, response.text
     return Api(client, response.json()["accessToken"])
+
+
+@pytest.fixture
+async def enabled(api: Api) -> EnabledOrg:
+    """An org with the sandbox enabled: its credentials and its one default plant."""
+    return await api.enabled_org()
+
+
+@pytest.fixture
+async def trading_token(api: Api, enabled: EnabledOrg) -> str:
+    """A trading token of the `enabled` org's client."""
+    return await api.trading_token(enabled.client_id, enabled.client_secret)
 
 
 @pytest.fixture

@@ -30,9 +30,12 @@ from voke_esm.esm.admin.router import router as esm_admin_router
 from voke_esm.esm.client.periodic import sync_every
 from voke_esm.esm.client.router import router as esm_client_router
 from voke_esm.esm.client.service import EsmClientService
+from voke_esm.esm.repository import trading_callers
 from voke_esm.esm.tools.router import install_sandbox_tools
 from voke_esm.esm.trading.deps import LoopbackOnlyGuard
+from voke_esm.esm.trading.read_cache import TradingReadCache
 from voke_esm.esm.trading.router import router as esm_trading_router
+from voke_esm.esm.trading.service import PlantReads
 from voke_esm.metrics import install_metrics
 from voke_esm.orgs.router import router as orgs_router
 from voke_esm.plants.router import router as plants_router
@@ -51,6 +54,19 @@ let Voke's own ESM client sync them and push schedule changes over the partner H
 
 Every error has one envelope: `{code, details, error, message, statusCode}`.
 """
+
+OPENAPI_TAGS = (
+    "Auth",
+    "Users",
+    "Orgs",
+    "Voke plants",
+    "Voke trading",
+    "Voke ESM (Admin)",
+    "Voke ESM (Trading)",
+    "Voke ESM (Telemetry and clock)",
+    "Voke ESM (Sandbox tools)",
+    "Health",
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.telemetry_publisher.aclose()
             if settings.esm_module_enabled:
                 await app.state.journal.aclose()  # the trading calls recorded but not yet written
+            app.state.trading_callers.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -104,11 +121,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
         dependencies=[Depends(reject_unstorable_text)],
+        # The docs list the groups in this order, whatever order the routers are matched in.
+        openapi_tags=[{"name": name} for name in OPENAPI_TAGS],
     )
     app.state.settings = settings
     app.state.keyring = Keyring.from_settings(settings)
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.trading_callers = trading_callers(engine)
+    app.state.plant_reads = PlantReads(app.state.sessionmaker, TradingReadCache())
     app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
     app.state.esm_clients = EsmClientService()
     app.state.telemetry_publisher = TelemetryPublisher(
@@ -117,12 +138,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Off (production without VOKE_ESM_ENABLED=true), every /api/v1/voke-esm path is a 404.
+    if settings.esm_module_enabled:
+        # First: trading calls are the hot path, and the router tries its routes in order.
+        app.include_router(esm_trading_router)
     for router in (auth_router, users_router, orgs_router, plants_router, esm_client_router):
         app.include_router(router)
     if settings.esm_module_enabled:
-        # Off (production without VOKE_ESM_ENABLED=true), every /api/v1/voke-esm path is a 404.
         app.include_router(esm_admin_router)
-        app.include_router(esm_trading_router)
         app.include_router(telemetry_router)
         install_sandbox_tools(app)  # §11's journal, faults, snapshot; inside the guard below
         # Added last, so outermost: the peer is checked before any body or token is read.

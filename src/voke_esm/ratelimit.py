@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -34,6 +35,7 @@ class RateLimiter:
         self._on_rejection = callback
 
     @staticmethod
+    @functools.cache  # a handful of distinct limits, parsed on every call that is limited
     def parse(limit: str) -> RateLimitItem:
         return parse(limit)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ VOKE_ISSUER = "voke"
 TRADING_ISSUER = "voke-esm"
 JWT_ALGORITHM = "HS256"
 _CIPHERTEXT_VERSION = "v1"
+_VERIFIED_TOKENS_KEPT = 10_000  # then forgotten at once, and verified afresh on their next use
 
 _password_hasher = PasswordHasher()
 
@@ -40,13 +43,19 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# A hash of a known password, so that a login for an unknown email costs the same time.
-_DUMMY_PASSWORD_HASH = _password_hasher.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_password_hash() -> str:
+    """A hash of a random password, so that a login for an unknown email costs the same time.
+
+    Made on the first such login rather than at import: one argon2 hash takes about 100 ms and a
+    64 MiB memory block, which every start of the service (and of the CLI) would otherwise pay.
+    """
+    return _password_hasher.hash(secrets.token_urlsafe(16))
 
 
 def verify_password_or_dummy(password_hash: str | None, password: str) -> bool:
     if password_hash is None:
-        verify_password(_DUMMY_PASSWORD_HASH, password)
+        verify_password(_dummy_password_hash(), password)
         return False
     return verify_password(password_hash, password)
 
@@ -68,6 +77,10 @@ class Keyring:
     jwt_key: str
     secret_digest_key: bytes
     encryption_key: bytes
+    # (token, issuer) -> claims of tokens whose signature and claims have been verified.
+    _verified_tokens: dict[tuple[str, str], dict[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
@@ -93,6 +106,24 @@ class Keyring:
         return jwt.encode(payload, self.jwt_key, algorithm=JWT_ALGORITHM)
 
     def decode_token(self, token: str, *, issuer: str) -> dict[str, Any]:
+        """The claims of a token this keyring signed for `issuer`, if it has not expired.
+
+        A token's signature and claims never change, so a token seen before is only checked
+        for expiry: a client repeats its token on every call, and the full check costs more
+        than the rest of a cached plant read. What the token stands for (a client that may have
+        been revoked since) is the caller's to check, every time.
+        """
+        claims = self._verified_tokens.get((token, issuer))
+        if claims is None:
+            claims = self._verify(token, issuer)
+            if len(self._verified_tokens) >= _VERIFIED_TOKENS_KEPT:
+                self._verified_tokens.clear()
+            self._verified_tokens[(token, issuer)] = claims
+        if int(claims["exp"]) <= time.time():  # PyJWT's own rule: expired from `exp` on
+            raise TokenError("Signature has expired")
+        return claims
+
+    def _verify(self, token: str, issuer: str) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

@@ -2,7 +2,9 @@
 
 A list that loads each plant's row with a query of its own (N+1) works on a sandbox of three
 plants and falls over on a real one; the benchmarks (docs/PERFORMANCE.md) show the time, this
-shows the cause. Every statement the app's engine sends is counted, the journal's (§11) too.
+shows the cause. Every statement the app's engine sends is counted, and so is the trading
+caller query, which on SQLite runs on a connection of its own (voke_esm.esm.repository). The
+trading read cache is emptied before each counted call, so the call does its whole work.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
+from voke_esm.esm.repository import SqliteTradingCallers, TradingCaller
 
 TRADING = "/api/v1/voke-esm/trading"
 MORE_PLANTS = 19  # 1 plant, then 20
@@ -45,16 +47,33 @@ def counted_statements(app: FastAPI) -> Iterator[list[str]]:
         statements.append(statement)
 
     engine = app.state.engine.sync_engine
+    callers = app.state.trading_callers
+    if isinstance(callers, SqliteTradingCallers):
+        app.state.trading_callers = CountedCallers(callers, statements)
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        app.state.trading_callers = callers
+
+
+class CountedCallers:
+    """The SQLite caller query runs outside the engine: one statement per read, counted here."""
+
+    def __init__(self, callers: SqliteTradingCallers, statements: list[str]) -> None:
+        self._callers = callers
+        self._statements = statements
+
+    async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None:
+        self._statements.append("trading caller query (its own SQLite connection)")
+        return await self._callers.read(client_id, plant_id)
 
 
 async def statements_of(app: FastAPI, call: Call) -> list[str]:
     """The statements of one call, after a first one has warmed caches and connections up."""
     assert (await call()).status_code == 200
+    app.state.plant_reads.cache.clear()
     with counted_statements(app) as statements:
         response = await call()
     assert response.status_code == 200, response.text
@@ -73,16 +92,6 @@ async def same_count_with_more_plants(
     assert len(twenty) == len(one), "\n".join(["with 1 plant:", *one, "with 20:", *twenty])
 
 
-@pytest.fixture
-async def enabled(api: Api) -> EnabledOrg:
-    return await api.enabled_org()
-
-
-@pytest.fixture
-async def token(api: Api, enabled: EnabledOrg) -> str:
-    return await api.trading_token(enabled.client_id, enabled.client_secret)
-
-
 def sandbox_plants_adder(api: Api, org: EnabledOrg) -> Callable[[], Awaitable[None]]:
     async def add() -> None:
         for _ in range(MORE_PLANTS):
@@ -91,8 +100,8 @@ def sandbox_plants_adder(api: Api, org: EnabledOrg) -> Callable[[], Awaitable[No
     return add
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def bearer(trading_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {trading_token}"}
 
 
 class TestStatementsPerRequestStayConstantAsPlantsGrow:
@@ -115,36 +124,36 @@ class TestStatementsPerRequestStayConstantAsPlantsGrow:
         await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), call)
 
     async def test_trading_plant_list(
-        self, app: FastAPI, api: Api, enabled: EnabledOrg, token: str
+        self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
     ) -> None:
         async def call() -> httpx.Response:
-            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(trading_token))
 
         await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), call)
 
     async def test_trading_plant_config(
-        self, app: FastAPI, api: Api, enabled: EnabledOrg, token: str
+        self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
     ) -> None:
         async def call() -> httpx.Response:
-            return await api.plant_config(token, enabled.default_plant_id)
+            return await api.plant_config(trading_token, enabled.default_plant_id)
 
         async def listed() -> httpx.Response:
-            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(trading_token))
 
         await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), listed)
 
     async def test_trading_config_update(
-        self, app: FastAPI, api: Api, enabled: EnabledOrg, token: str
+        self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
     ) -> None:
         async def call() -> httpx.Response:
             response = await api.update_config(
-                token, enabled.default_plant_id, WHOLE_DAY, code=f"count-{next(_codes)}"
+                trading_token, enabled.default_plant_id, WHOLE_DAY, code=f"count-{next(_codes)}"
             )
             assert response.json()["resultCode"] == "applied_ok", response.text
             return response
 
         async def listed() -> httpx.Response:
-            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+            return await api.http.get(f"{TRADING}/plant/list", headers=bearer(trading_token))
 
         await same_count_with_more_plants(app, call, sandbox_plants_adder(api, enabled), listed)
 

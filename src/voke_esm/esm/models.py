@@ -26,6 +26,9 @@ class SandboxClient(Base):
     )
     secret_digest: Mapped[str] = mapped_column(String(64))
     enabled_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Bumped by a database trigger whenever anything plant/list shows of the client's plants
+    # changes, on any instance: the trading read cache checks it on every call.
+    plants_version: Mapped[int] = mapped_column(BigInteger(), default=1, server_default="1")
 
 
 class SandboxPlant(UuidPrimaryKey, Timestamps, Base):
@@ -51,6 +54,8 @@ class SandboxPlant(UuidPrimaryKey, Timestamps, Base):
     esi_state: Mapped[str] = mapped_column(String(64), default=DEFAULT_ESI_STATE)
     time_configs: Mapped[list[Any]] = mapped_column(default=list)
     config_version: Mapped[int] = mapped_column(default=1)
+    # Bumped by a database trigger on every update of the row (see plants_version above).
+    revision: Mapped[int] = mapped_column(BigInteger(), default=1, server_default="1")
 
 
 class ConfigUpdateRecord(Base):

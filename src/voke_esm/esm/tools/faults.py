@@ -92,6 +92,10 @@ def applies(rule: Mapping[str, Any], endpoint: str) -> bool:
     return rule["endpoint"] in (endpoint, "*") and rule["count"] != 0
 
 
+def any_apply(rules: Sequence[Mapping[str, Any]], endpoint: str) -> bool:
+    return any(applies(rule, endpoint) for rule in rules)
+
+
 def draw(
     rules: Sequence[Mapping[str, Any]],
     endpoint: str,

@@ -4,6 +4,7 @@ and §11's fault rules."""
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,17 +12,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from voke_esm.db import release_connection
-from voke_esm.deps import KeyringDep, LimiterDep, SessionDep, SettingsDep
+from voke_esm.config import Settings
+from voke_esm.db import release_connection, session_scope
 from voke_esm.errors import LoopbackOnly, Unauthorized, error_response
-from voke_esm.esm import repository
-from voke_esm.esm.models import SandboxClient
+from voke_esm.esm.repository import TradingCaller, TradingCallers
 from voke_esm.esm.tools import faults
 from voke_esm.esm.tools import service as tools_service
-from voke_esm.esm.tools.journal import TradingCall, trading_call
+from voke_esm.esm.tools.journal import TradingCall, trading_call, trading_call_of
 from voke_esm.esm.trading.paths import is_trading_path
+from voke_esm.esm.trading.service import PlantReads
 from voke_esm.metrics import Metrics
-from voke_esm.security import TRADING_ISSUER, TokenError
+from voke_esm.ratelimit import RateLimiter
+from voke_esm.security import TRADING_ISSUER, Keyring, TokenError
 
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
 
@@ -69,36 +71,46 @@ trading_bearer = HTTPBearer(
 TradingCallDep = Annotated[TradingCall, Depends(trading_call)]
 
 
-async def trading_client(
-    session: SessionDep,
-    keyring: KeyringDep,
-    call: TradingCallDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(trading_bearer)],
-) -> SandboxClient:
-    """The client a trading token (`iss: voke-esm`) stands for, if its credentials still live."""
+async def _plant_reads(request: Request) -> PlantReads:
+    reads: PlantReads = request.app.state.plant_reads
+    return reads
+
+
+PlantReadsDep = Annotated[PlantReads, Depends(_plant_reads)]
+
+
+async def _caller(
+    keyring: Keyring,
+    callers: TradingCallers,
+    credentials: HTTPAuthorizationCredentials | None,
+    plant_id: str | None,
+) -> TradingCaller:
+    """The client a trading token (`iss: voke-esm`) stands for, if its credentials still live.
+
+    Read afresh on every call: revoked or rotated credentials kill their tokens at once, on
+    every instance, because the client row is gone.
+    """
     if credentials is None:
         raise Unauthorized()
     try:
         claims = keyring.decode_token(credentials.credentials, issuer=TRADING_ISSUER)
     except TokenError:
         raise Unauthorized("Invalid or expired token") from None
-    # Revoked or rotated credentials kill their tokens at once: the client row is gone.
-    client = await repository.get_client(session, claims["sub"])
-    if client is None:
+    caller = await callers.read(claims["sub"], plant_id)
+    if caller is None:
         raise Unauthorized("Invalid or expired token")
-    call.identify(client)  # from here on the call is the org's: the journal records it
-    return client
+    return caller
 
 
 async def apply_faults(
-    request: Request, session: AsyncSession, client: SandboxClient, endpoint: str
+    request: Request, session: AsyncSession, org_id: uuid.UUID, endpoint: str
 ) -> tools_service.CallFaults:
     """Fire the org's fault rules for this call (CONTRACT §11): wait, answer an error, or drop.
 
     A rule that fired stays counted even when it fails the call, so its count is committed
     first; that also lets go of the connection before any wait (SQLite has one).
     """
-    drawn = await tools_service.draw_faults(session, client.org_id, endpoint)
+    drawn = await tools_service.draw_faults(session, org_id, endpoint)
     if drawn.fired:
         await release_connection(session)
         metrics: Metrics = request.app.state.metrics
@@ -108,21 +120,45 @@ async def apply_faults(
     return drawn
 
 
-def guarded_client(endpoint: str) -> object:
+async def guard_trading_call(
+    request: Request,
+    endpoint: str,
+    credentials: HTTPAuthorizationCredentials | None,
+    plant_id: str | None = None,
+) -> TradingCaller:
     """The token's client, once the org's faults for `endpoint` have had their say and the call
-    has been counted against the rate limit (a call refused with 429 is not counted)."""
+    has been counted against the rate limit (a call refused with 429 is not counted).
+
+    One query reads the client, its org's fault rules and, given `plant_id`, that plant's
+    revision for the read cache. Most orgs have no fault rule for the endpoint, and then the
+    call goes on without opening a session at all. What it needs it takes from the app's state
+    rather than as dependencies: FastAPI resolves each dependency anew on every request, and on
+    the hottest routes that was most of the framework's cost.
+    """
+    state = request.app.state
+    caller = await _caller(state.keyring, state.trading_callers, credentials, plant_id)
+    call = trading_call_of(request)
+    call.identify(caller.org_id, caller.client_id)  # from here on the journal records the call
+    call.plant_id = plant_id or call.plant_id
+    if faults.any_apply(caller.fault_rules, endpoint):
+        async with session_scope(state.sessionmaker) as session:
+            await apply_faults(request, session, caller.org_id, endpoint)
+    limiter: RateLimiter = state.limiter
+    settings: Settings = state.settings
+    await limiter.hit(
+        limiter.parse(settings.voke_esm_rate_limit), "trading", endpoint, caller.client_id
+    )
+    return caller
+
+
+def guarded_caller(endpoint: str, *, plant_from_query: bool = False) -> object:
+    """`guard_trading_call` as a dependency; with `plant_from_query`, for the `plantId` plant."""
 
     async def dependency(
         request: Request,
-        client: Annotated[SandboxClient, Depends(trading_client)],
-        session: SessionDep,
-        limiter: LimiterDep,
-        settings: SettingsDep,
-    ) -> SandboxClient:
-        await apply_faults(request, session, client, endpoint)
-        await limiter.hit(
-            limiter.parse(settings.voke_esm_rate_limit), "trading", endpoint, client.client_id
-        )
-        return client
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(trading_bearer)],
+    ) -> TradingCaller:
+        plant_id = request.query_params.get("plantId") if plant_from_query else None
+        return await guard_trading_call(request, endpoint, credentials, plant_id)
 
     return Depends(dependency)

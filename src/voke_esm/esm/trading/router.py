@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from voke_esm.deps import KeyringDep, LimiterDep, SessionDep, SettingsDep
@@ -22,11 +22,15 @@ from voke_esm.errors import (
     error_responses,
     field_errors,
 )
-from voke_esm.esm.models import SandboxClient
-from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.esm.repository import TradingCaller
 from voke_esm.esm.tools.faults import InjectedFault
 from voke_esm.esm.trading import service as trading_service
-from voke_esm.esm.trading.deps import TradingCallDep, apply_faults, guarded_client
+from voke_esm.esm.trading.deps import (
+    PlantReadsDep,
+    TradingCallDep,
+    apply_faults,
+    guarded_caller,
+)
 from voke_esm.esm.trading.schemas import (
     ConfigUpdateRead,
     ConfigUpdateRequest,
@@ -126,8 +130,8 @@ async def exchange_token(
     if client is not None:
         # A known clientId ties the call to its org: journaled, and the org's faults apply, even
         # when the secret then turns out wrong (CONTRACT §11).
-        call.identify(client)
-        drawn = await apply_faults(request, session, client, "token")
+        call.identify(client.org_id, client.client_id)
+        drawn = await apply_faults(request, session, client.org_id, "token")
         ttl_seconds = drawn.token_ttl_seconds or ttl_seconds
     # Failed exchanges count too: this is what makes guessing secrets slow.
     await limiter.hit(limiter.parse(settings.voke_esm_rate_limit), "trading", "token", client_id)
@@ -145,15 +149,18 @@ async def exchange_token(
     return TokenRead(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
 @router.get(
     "/plant/list", response_model=list[TradingPlantRead], responses=error_responses(Unauthorized)
 )
 async def list_plants(
-    client: Annotated[SandboxClient, guarded_client("plant/list")], session: SessionDep
-) -> list[TradingPlantRead]:
+    caller: Annotated[TradingCaller, guarded_caller("plant/list")], reads: PlantReadsDep
+) -> Response:
     """All fake plants of the authenticated client."""
-    plants = await trading_service.list_plants(session, client)
-    return [TradingPlantRead.from_plant(plant) for plant in plants]
+    return _json(await reads.plant_list(caller))
 
 
 @router.get(
@@ -162,23 +169,14 @@ async def list_plants(
     responses=error_responses(ValidationFailed, Unauthorized, NotFound),
 )
 async def get_plant_config(
-    client: Annotated[SandboxClient, guarded_client("plant/config")],
-    session: SessionDep,
-    call: TradingCallDep,
+    caller: Annotated[TradingCaller, guarded_caller("plant/config", plant_from_query=True)],
+    reads: PlantReadsDep,
     plant_id: Annotated[
         str, Query(alias="plantId", min_length=1, max_length=120, examples=["PLANT-001"])
     ],
-) -> PlantConfigRead:
+) -> Response:
     """The current time-config schedule of a plant."""
-    call.plant_id = plant_id
-    plant = await trading_service.get_plant(session, client, plant_id)
-    return PlantConfigRead(
-        plant_id=plant.external_plant_id,
-        version=plant.config_version,
-        config_enabled=plant.config_enabled,
-        esi_state=plant.esi_state,
-        time_configs=[TimeConfigBlock.model_validate(block) for block in plant.time_configs],
-    )
+    return _json(await reads.plant_config(caller, plant_id))
 
 
 @router.post(
@@ -187,7 +185,7 @@ async def get_plant_config(
     responses=error_responses(ValidationFailed, Unauthorized, NotFound),
 )
 async def update_plant_config(
-    client: Annotated[SandboxClient, guarded_client("plant/config/update")],
+    caller: Annotated[TradingCaller, guarded_caller("plant/config/update")],
     body: ConfigUpdateRequest,
     session: SessionDep,
     call: TradingCallDep,
@@ -197,7 +195,7 @@ async def update_plant_config(
     call.plant_id, call.config_update_req_code = body.plant_id, body.config_update_req_code
     answer = await trading_service.update_config(
         session,
-        client,
+        caller.client_id,
         plant_id=body.plant_id,
         config_update_req_code=body.config_update_req_code,
         validate_only=body.validate_only,

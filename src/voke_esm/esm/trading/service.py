@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voke_esm.db import session_scope
 from voke_esm.errors import InvalidClient, NotFound
 from voke_esm.esm import repository
-from voke_esm.esm.models import ConfigUpdateRecord, SandboxClient, SandboxPlant
-from voke_esm.esm.time_configs import check_time_configs
+from voke_esm.esm.models import SandboxClient
+from voke_esm.esm.repository import TradingCaller
+from voke_esm.esm.time_configs import TimeConfigBlock, check_time_configs
+from voke_esm.esm.trading.read_cache import TradingReadCache
+from voke_esm.esm.trading.schemas import PlantConfigRead, TradingPlantRead
 from voke_esm.schemas import FieldError, utc_now
 from voke_esm.security import TRADING_ISSUER, Keyring
 
@@ -50,20 +53,59 @@ def exchange_token(
     return IssuedToken(token, ttl_seconds)
 
 
-async def list_plants(session: AsyncSession, client: SandboxClient) -> Sequence[SandboxPlant]:
-    return await repository.list_plants(session, client_id=client.client_id)
+_PLANT_LIST = TypeAdapter(list[TradingPlantRead])
 
 
-async def get_plant(session: AsyncSession, client: SandboxClient, plant_id: str) -> SandboxPlant:
-    plant = await repository.get_plant_of_client(session, client.client_id, plant_id)
-    if plant is None:  # another client's plant is as absent as a missing one
-        raise TradingPlantNotFound()
-    return plant
+class PlantReads:
+    """plant/list and plant/config answers as encoded bytes: from the read cache while the
+    versions the caller query read say it holds, else from the database, then kept."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache: TradingReadCache) -> None:
+        self.sessions = sessions
+        self.cache = cache
+
+    async def plant_list(self, caller: TradingCaller) -> bytes:
+        body = self.cache.plant_list(caller.client_id, caller.plants_version)
+        if body is None:
+            async with session_scope(self.sessions) as session:
+                # The version is read with the plants, in one transaction: the entry is them.
+                version = await repository.plants_version(session, caller.client_id)
+                plants = await repository.list_plants(session, client_id=caller.client_id)
+            body = _PLANT_LIST.dump_json(
+                [TradingPlantRead.from_plant(plant) for plant in plants], by_alias=True
+            )
+            if version is not None:
+                self.cache.put_plant_list(caller.client_id, version, body)
+        return body
+
+    async def plant_config(self, caller: TradingCaller, plant_id: str) -> bytes:
+        """Cached by the plant's (row id, revision): a plant deleted and created again under
+        the same plantId is a new row, whatever its revision."""
+        if caller.plant_key is None:  # another client's plant is as absent as a missing one
+            raise TradingPlantNotFound()
+        body = self.cache.plant_config(caller.client_id, caller.plant_key)
+        if body is None:
+            async with session_scope(self.sessions) as session:
+                plant = await repository.get_plant_of_client(session, caller.client_id, plant_id)
+            if plant is None:  # deleted since the caller query
+                raise TradingPlantNotFound()
+            answer = PlantConfigRead(
+                plant_id=plant.external_plant_id,
+                version=plant.config_version,
+                config_enabled=plant.config_enabled,
+                esi_state=plant.esi_state,
+                time_configs=[
+                    TimeConfigBlock.model_validate(block) for block in plant.time_configs
+                ],
+            )
+            body = answer.model_dump_json(by_alias=True).encode()
+            self.cache.put_plant_config(caller.client_id, (str(plant.id), plant.revision), body)
+        return body
 
 
 async def update_config(
     session: AsyncSession,
-    client: SandboxClient,
+    client_id: str,
     *,
     plant_id: str,
     config_update_req_code: str,
@@ -73,16 +115,12 @@ async def update_config(
     """Validate, and unless asked only to validate, apply a schedule as a new config version.
 
     The plant row is locked for the whole transaction, so concurrent updates of one plant take
-    versions one after another and a repeated `configUpdateReqCode` finds the first answer.
+    versions one after another. The answer is remembered by `configUpdateReqCode` in the same
+    statement that finds whether the code was seen before: a repeat gets the first answer.
     """
-    plant = await repository.get_plant_of_client(
-        session, client.client_id, plant_id, for_update=True
-    )
+    plant = await repository.get_plant_of_client(session, client_id, plant_id, for_update=True)
     if plant is None:
         raise TradingPlantNotFound()
-    earlier = await repository.get_config_update(session, plant.id, config_update_req_code)
-    if earlier is not None:
-        return earlier.response
 
     errors: list[FieldError] = []
     if not plant.config_enabled:
@@ -105,20 +143,12 @@ async def update_config(
         "version": version,
         "errors": [dict(error) for error in errors],
     }
-    try:
-        async with session.begin_nested():
-            await repository.add_config_update(
-                session,
-                ConfigUpdateRecord(
-                    plant_id=plant.id,
-                    config_update_req_code=config_update_req_code,
-                    response=answer,
-                ),
-            )
-    except IntegrityError:  # the same code raced in (only possible without row locks): replay it
+    if not await repository.remember_config_update(
+        session, plant.id, config_update_req_code, answer
+    ):
         earlier = await repository.get_config_update(session, plant.id, config_update_req_code)
-        if earlier is None:
-            raise
+        if earlier is None:  # the code's plant row is locked: its record cannot go meanwhile
+            raise RuntimeError("config update record vanished under a row lock")
         return earlier.response
 
     if result_code == "applied_ok":
