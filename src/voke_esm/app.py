@@ -33,6 +33,7 @@ from voke_esm.esm.client.service import EsmClientService
 from voke_esm.esm.repository import trading_callers
 from voke_esm.esm.tools.router import install_sandbox_tools
 from voke_esm.esm.trading.deps import LoopbackOnlyGuard
+from voke_esm.esm.trading.fast_reads import FastPlantReads
 from voke_esm.esm.trading.read_cache import TradingReadCache
 from voke_esm.esm.trading.router import router as esm_trading_router
 from voke_esm.esm.trading.service import PlantReads
@@ -137,6 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_error_handlers(app)
+    if settings.esm_module_enabled:
+        # Innermost of ours: the hot trading reads skip FastAPI's routing, never a guard above.
+        app.add_middleware(FastPlantReads)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Off (production without VOKE_ESM_ENABLED=true), every /api/v1/voke-esm path is a 404.
     if settings.esm_module_enabled:

@@ -218,7 +218,8 @@ def _problem_from(exc: Exception) -> AppError:
     return InternalError()
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
+    """The envelope for anything raised while handling `request`, logged as it deserves."""
     problem = _problem_from(exc)
     if isinstance(problem, ServiceUnavailable) and problem is not exc:
         logger.error("database unavailable: %s", type(exc).__name__)
@@ -235,7 +236,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # `Exception` fallback goes to Starlette's outermost middleware, which also logs the traceback.
     handled = (AppError, RequestValidationError, StarletteHTTPException, SQLAlchemyError, OSError)
     for exc_type in (*handled, Exception):
-        app.add_exception_handler(exc_type, _handle)
+        app.add_exception_handler(exc_type, handle_error)
 
 
 def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:

@@ -17,7 +17,7 @@ from voke_esm.esm.repository import TradingCaller
 from voke_esm.esm.time_configs import TimeConfigBlock, check_time_configs
 from voke_esm.esm.trading.read_cache import TradingReadCache
 from voke_esm.esm.trading.schemas import PlantConfigRead, TradingPlantRead
-from voke_esm.schemas import FieldError, utc_now
+from voke_esm.schemas import FieldError
 from voke_esm.security import TRADING_ISSUER, Keyring
 
 logger = logging.getLogger("voke_esm")
@@ -118,7 +118,7 @@ async def update_config(
     versions one after another. The answer is remembered by `configUpdateReqCode` in the same
     statement that finds whether the code was seen before: a repeat gets the first answer.
     """
-    plant = await repository.get_plant_of_client(session, client_id, plant_id, for_update=True)
+    plant = await repository.lock_plant_config(session, client_id, plant_id)
     if plant is None:
         raise TradingPlantNotFound()
 
@@ -152,9 +152,6 @@ async def update_config(
         return earlier.response
 
     if result_code == "applied_ok":
-        plant.time_configs = time_configs
-        plant.config_version = version
-        plant.updated_at = utc_now()
-        await repository.flush(session)
+        await repository.apply_config(session, plant, time_configs, version)
         logger.info("Voke ESM: applied config for %s", plant.external_plant_id)
     return answer
