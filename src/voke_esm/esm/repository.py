@@ -380,8 +380,10 @@ class TradingCaller:
 
     client_id: str
     org_id: uuid.UUID
+    secret_digest: str
     plants_version: int
     fault_rules: list[Any]
+    token_ttl_seconds: int | None  # the org's own token lifetime (CONTRACT §11), if it set one
     # (row id, revision) of the plant asked about, when the call names one the client has.
     plant_key: tuple[str, int] | None
 
@@ -415,8 +417,10 @@ class EngineTradingCallers:
         query = (
             select(
                 SandboxClient.org_id,
+                SandboxClient.secret_digest,
                 SandboxClient.plants_version,
                 SandboxOrgState.fault_rules,
+                SandboxOrgState.token_ttl_seconds,
                 SandboxPlant.id,
                 SandboxPlant.revision,
             )
@@ -429,12 +433,14 @@ class EngineTradingCallers:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        org_id, plants_version, fault_rules, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
         return TradingCaller(
             client_id,
             org_id,
+            digest,
             plants_version,
             fault_rules or [],
+            ttl,
             None if plant_row_id is None else (str(plant_row_id), revision),
         )
 
@@ -443,7 +449,8 @@ class EngineTradingCallers:
 
 
 _SQLITE_CALLER_QUERY = """
-SELECT c.org_id, c.plants_version, s.fault_rules, p.id, p.revision
+SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
+       p.id, p.revision
 FROM voke_esm_clients AS c
 LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
 LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = ?
@@ -484,12 +491,14 @@ class SqliteTradingCallers:
             raise OperationalError(_SQLITE_CALLER_QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, plants_version, fault_rules, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
         return TradingCaller(
             client_id,
             uuid.UUID(hex=org_id),
+            digest,
             plants_version,
             orjson.loads(fault_rules) if fault_rules else [],
+            ttl,
             None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
         )
 

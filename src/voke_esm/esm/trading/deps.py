@@ -76,7 +76,13 @@ async def _plant_reads(request: Request) -> PlantReads:
     return reads
 
 
+async def _trading_callers(request: Request) -> TradingCallers:
+    callers: TradingCallers = request.app.state.trading_callers
+    return callers
+
+
 PlantReadsDep = Annotated[PlantReads, Depends(_plant_reads)]
+TradingCallersDep = Annotated[TradingCallers, Depends(_trading_callers)]
 
 
 async def _caller(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from voke_esm.db import session_scope
 from voke_esm.deps import KeyringDep, LimiterDep, SessionDep, SettingsDep
 from voke_esm.errors import (
     InvalidClient,
@@ -23,11 +24,13 @@ from voke_esm.errors import (
     field_errors,
 )
 from voke_esm.esm.repository import TradingCaller
+from voke_esm.esm.tools import faults
 from voke_esm.esm.tools.faults import InjectedFault
 from voke_esm.esm.trading import service as trading_service
 from voke_esm.esm.trading.deps import (
     PlantReadsDep,
     TradingCallDep,
+    TradingCallersDep,
     apply_faults,
     guarded_caller,
 )
@@ -97,11 +100,11 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 )
 async def exchange_token(
     request: Request,
-    session: SessionDep,
     keyring: KeyringDep,
     limiter: LimiterDep,
     settings: SettingsDep,
     call: TradingCallDep,
+    callers: TradingCallersDep,
 ) -> Any:
     """OAuth2 client-credentials exchange: the seed's JSON body or the standard OAuth2 form."""
     is_form = request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM
@@ -125,18 +128,20 @@ async def exchange_token(
         body = _validated(TokenRequest, payload)
         client_id, client_secret = body.clientId, body.clientSecret
 
-    client = await trading_service.find_client(session, client_id)
+    caller = await callers.read(client_id)
     ttl_seconds = settings.token_ttl_seconds
-    if client is not None:
+    if caller is not None:
         # A known clientId ties the call to its org: journaled, and the org's faults apply, even
         # when the secret then turns out wrong (CONTRACT §11).
-        call.identify(client.org_id, client.client_id)
-        drawn = await apply_faults(request, session, client.org_id, "token")
-        ttl_seconds = drawn.token_ttl_seconds or ttl_seconds
+        call.identify(caller.org_id, caller.client_id)
+        if faults.any_apply(caller.fault_rules, "token"):
+            async with session_scope(request.app.state.sessionmaker) as session:
+                await apply_faults(request, session, caller.org_id, "token")
+        ttl_seconds = caller.token_ttl_seconds or ttl_seconds
     # Failed exchanges count too: this is what makes guessing secrets slow.
     await limiter.hit(limiter.parse(settings.voke_esm_rate_limit), "trading", "token", client_id)
     issued = trading_service.exchange_token(
-        keyring, client, client_secret=client_secret, ttl_seconds=ttl_seconds
+        keyring, caller, client_secret=client_secret, ttl_seconds=ttl_seconds
     )
     if is_form:
         return JSONResponse(

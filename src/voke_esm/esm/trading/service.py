@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voke_esm.db import session_scope
 from voke_esm.errors import InvalidClient, NotFound
 from voke_esm.esm import repository
-from voke_esm.esm.models import SandboxClient
 from voke_esm.esm.repository import TradingCaller
 from voke_esm.esm.time_configs import TimeConfigBlock, check_time_configs
 from voke_esm.esm.trading.read_cache import TradingReadCache
@@ -33,22 +32,16 @@ class IssuedToken:
     expires_in: int
 
 
-async def find_client(session: AsyncSession, client_id: str) -> SandboxClient | None:
-    return await repository.get_client(session, client_id)
-
-
 def exchange_token(
-    keyring: Keyring, client: SandboxClient | None, *, client_secret: str, ttl_seconds: int
+    keyring: Keyring, caller: TradingCaller | None, *, client_secret: str, ttl_seconds: int
 ) -> IssuedToken:
-    """A token for `client` if the secret is its own; `client` None is an unknown clientId."""
+    """A token for `caller` if the secret is its own; `caller` None is an unknown clientId."""
     # One answer for an unknown client and a wrong secret, and the same work for both.
-    if (
-        not keyring.client_secret_matches(client_secret, client.secret_digest if client else None)
-        or client is None
-    ):
+    digest = caller.secret_digest if caller else None
+    if not keyring.client_secret_matches(client_secret, digest) or caller is None:
         raise InvalidClient()
     token = keyring.issue_token(
-        issuer=TRADING_ISSUER, subject=client.client_id, ttl_seconds=ttl_seconds
+        issuer=TRADING_ISSUER, subject=caller.client_id, ttl_seconds=ttl_seconds
     )
     return IssuedToken(token, ttl_seconds)
 
