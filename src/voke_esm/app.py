@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.telemetry_publisher.aclose()
             if settings.esm_module_enabled:
                 await app.state.journal.aclose()  # the trading calls recorded but not yet written
-            app.state.trading_callers.close()
+            await app.state.trading_callers.aclose()
             await engine.dispose()
 
     app = FastAPI(

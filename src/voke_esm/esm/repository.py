@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import asyncpg
 import orjson
 from sqlalchemy import (
     ColumnElement,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Executable
@@ -391,7 +393,7 @@ class TradingCaller:
 class TradingCallers(Protocol):
     async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None: ...
 
-    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 def trading_callers(engine: AsyncEngine) -> TradingCallers:
@@ -400,7 +402,20 @@ def trading_callers(engine: AsyncEngine) -> TradingCallers:
     database = url.database
     if url.get_backend_name() == "sqlite" and database and database != ":memory:" and not url.query:
         return SqliteTradingCallers(database)
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg":
+        return PostgresTradingCallers(url.set(drivername="postgresql"))
     return EngineTradingCallers(engine)
+
+
+# One query on every trading call. {plant} and {client} are the driver's placeholders.
+_CALLER_QUERY = """
+SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
+       p.id, p.revision
+FROM voke_esm_clients AS c
+LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
+LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = {plant}
+WHERE c.client_id = {client}
+"""
 
 
 class EngineTradingCallers:
@@ -444,18 +459,57 @@ class EngineTradingCallers:
             None if plant_row_id is None else (str(plant_row_id), revision),
         )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         pass
 
 
-_SQLITE_CALLER_QUERY = """
-SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
-       p.id, p.revision
-FROM voke_esm_clients AS c
-LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
-LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = ?
-WHERE c.client_id = ?
-"""
+class PostgresTradingCallers:
+    """The caller query on a small asyncpg pool of its own, as one prepared statement.
+
+    Through the engine the query costs a pool checkout (with its liveness ping) and
+    SQLAlchemy's execution machinery, several times the query itself.
+    """
+
+    _QUERY = _CALLER_QUERY.format(plant="$2", client="$1")
+    _POOL_SIZE = 4
+
+    def __init__(self, url: URL) -> None:
+        self._dsn = url.render_as_string(hide_password=False)
+        self._pool: asyncpg.Pool | None = None
+
+    async def _connected(self) -> asyncpg.Pool:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._POOL_SIZE, timeout=10
+            )
+        return self._pool
+
+    async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None:
+        try:
+            pool = await self._connected()
+            row = await pool.fetchrow(self._QUERY, client_id, plant_id, timeout=10)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise OperationalError(self._QUERY, None, exc) from exc
+        if row is None:
+            return None
+        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
+        return TradingCaller(
+            client_id,
+            uuid.UUID(str(org_id)),
+            digest,
+            plants_version,
+            orjson.loads(fault_rules) if fault_rules else [],
+            ttl,
+            None if plant_row_id is None else (str(plant_row_id), revision),
+        )
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+_SQLITE_CALLER_QUERY = _CALLER_QUERY.format(plant="?", client="?")
 
 
 class SqliteTradingCallers:
@@ -506,6 +560,9 @@ class SqliteTradingCallers:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    async def aclose(self) -> None:
+        self.close()
 
 
 async def plants_version(session: AsyncSession, client_id: str) -> int | None:
