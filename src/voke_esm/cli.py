@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import secrets
 import sys
 from pathlib import Path
@@ -106,8 +107,14 @@ def serve(
 
     from voke_esm.app import create_app
 
+    service = create_app(settings)
+    # What is built by now (modules, the app, its routes and models) lives as long as the
+    # process: kept out of the garbage collector's full passes, which would otherwise walk it all
+    # and stall requests for tens of milliseconds now and then.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        service,
         host=host,
         port=port,
         # The loopback guard judges the TCP peer; never let X-Forwarded-For rewrite it.

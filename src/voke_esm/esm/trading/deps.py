@@ -3,6 +3,7 @@ and §11's fault rules."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from typing import Annotated
@@ -28,6 +29,7 @@ from voke_esm.security import TRADING_ISSUER, Keyring, TokenError
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
 
 
+@functools.lru_cache(maxsize=1024)  # a few peers call again and again; parsing is the cost
 def is_loopback(host: str | None) -> bool:
     if not host:
         return False
