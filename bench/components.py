@@ -66,7 +66,7 @@ async def measure(folder: Path) -> dict[str, float]:
         database_url=url,
         jwt_secret="components-jwt-secret-" + "j" * 32,
         voke_encryption_key="components-encryption-key-" + "k" * 32,
-        voke_esm_rate_limit="1000000/minute",
+        voke_esm_rate_limit="1000000/second",
     )
     app = create_app(settings)
     results: dict[str, float] = {}

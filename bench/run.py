@@ -157,7 +157,7 @@ def service_env(workdir: Path, database_url: str) -> dict[str, str]:
             "DATABASE_URL": database_url,
             "JWT_SECRET": "bench-jwt-secret-" + "j" * 40,
             "VOKE_ENCRYPTION_KEY": "bench-encryption-key-" + "k" * 40,
-            "VOKE_ESM_RATE_LIMIT": "1000000/minute",
+            "VOKE_ESM_RATE_LIMIT": "1000000/second",
             "RATE_LIMIT_STORAGE_URL": "memory://",
             "VOKE_ADMIN_EMAIL": ADMIN_EMAIL,
             "VOKE_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -976,7 +976,7 @@ def main() -> None:
     meta["load_after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     meta["commands"] = [
         "voke-esm migrate                       # DATABASE_URL=sqlite+aiosqlite:///…/big.db",
-        "VOKE_ESM_RATE_LIMIT=1000000/minute voke-esm serve --host 127.0.0.1 --port P",
+        "VOKE_ESM_RATE_LIMIT=1000000/second voke-esm serve --host 127.0.0.1 --port P",
         "python bench/baseline_starlette.py --port P   # BENCH_RESPONSES=…/responses.json",
         "python bench/baseline_fastapi.py --port P",
         f"wrk -t1 -c{{1,32}} -d{max(1, round(args.duration))}s --timeout 30s -s bench/wrk.lua "

@@ -25,7 +25,11 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if b"transfer-encoding" not in headers and declared in (None, b"0"):
+            await self.app(scope, receive, send)  # no body at all: nothing to count
+            return
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await error_response(PayloadTooLarge())(scope, receive, send)
             return

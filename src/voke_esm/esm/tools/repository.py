@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.esm.models import ConfigUpdateRecord, JournalEntry, SandboxOrgState, SandboxPlant
@@ -23,7 +23,8 @@ async def add_journal_entries(
     The cut-off is found by walking at most `keep` entries of the (org_id, id) index, so the trim
     costs the same whatever the table holds, and usually deletes a row or none.
     """
-    await session.execute(insert(JournalEntry), entries)
+    # The table, not the entity: a Core executemany, without the ORM's bulk-insert bookkeeping.
+    await session.execute(insert(cast(Table, JournalEntry.__table__)), entries)
     for org_id in dict.fromkeys(entry["org_id"] for entry in entries):
         cutoff = (
             select(JournalEntry.id)
