@@ -7,9 +7,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import asyncpg
 import orjson
 from sqlalchemy import (
     ColumnElement,
@@ -37,6 +36,9 @@ from voke_esm.db import SQLITE_LOCK_TIMEOUT_S
 from voke_esm.esm.models import ConfigUpdateRecord, SandboxClient, SandboxOrgState, SandboxPlant
 from voke_esm.schemas import utc_now
 from voke_esm.sqlite_inline import when_unlocked
+
+if TYPE_CHECKING:
+    import asyncpg
 
 # Clients ----------------------------------------------------------------------------------------
 
@@ -474,12 +476,16 @@ class PostgresTradingCallers:
     _POOL_SIZE = 4
 
     def __init__(self, url: URL) -> None:
+        # Imported here: a service on SQLite never loads the driver (a few MiB resident).
+        import asyncpg
+
+        self._asyncpg = asyncpg
         self._dsn = url.render_as_string(hide_password=False)
         self._pool: asyncpg.Pool | None = None
 
     async def _connected(self) -> asyncpg.Pool:
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(
+            self._pool = await self._asyncpg.create_pool(
                 self._dsn, min_size=1, max_size=self._POOL_SIZE, timeout=10
             )
         return self._pool
@@ -488,7 +494,7 @@ class PostgresTradingCallers:
         try:
             pool = await self._connected()
             row = await pool.fetchrow(self._QUERY, client_id, plant_id, timeout=10)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, self._asyncpg.PostgresError, self._asyncpg.InterfaceError) as exc:
             raise OperationalError(self._QUERY, None, exc) from exc
         if row is None:
             return None
