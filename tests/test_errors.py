@@ -83,6 +83,22 @@ class TestWrongMethod:
         response = await bare_client.put("/healthz")
         assert response.headers["allow"] == "GET"
 
+    @pytest.mark.parametrize(
+        ("method", "path", "allow"),
+        [
+            ("DELETE", "/api/v1/orgs", "GET, POST"),
+            ("PUT", "/api/v1/voke-esm/admin/plants", "GET, POST"),
+            ("POST", f"/api/v1/voke-esm/admin/plants/{uuid.UUID(int=1)}", "DELETE, GET, PATCH"),
+        ],
+    )
+    async def test_405_names_every_method_of_the_path(
+        self, bare_client: httpx.AsyncClient, method: str, path: str, allow: str
+    ) -> None:
+        """A path with several routes (one per method) lists them all, not the first one's."""
+        response = await bare_client.request(method, path)
+        assert response.status_code == 405, response.text
+        assert response.headers["allow"] == allow
+
 
 class TestMalformedJson:
     @pytest.mark.parametrize(

@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -15,6 +17,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -24,6 +27,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from voke_esm.schemas import ErrorEnvelope, FieldError
 
@@ -221,6 +225,10 @@ def _problem_from(exc: Exception) -> AppError:
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """The envelope for anything raised while handling `request`, logged as it deserves."""
     problem = _problem_from(exc)
+    if isinstance(problem, MethodNotAllowed):
+        # The router names the methods of the first route on the path only; a path can have
+        # several (GET and POST /api/v1/orgs are two routes).
+        problem.headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
     if isinstance(problem, ServiceUnavailable) and problem is not exc:
         logger.error("database unavailable: %s", type(exc).__name__)
     elif isinstance(problem, InternalError) and not isinstance(
@@ -229,6 +237,22 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         # The traceback goes to the log only; the body never carries it.
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(problem)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of `app` answers on `path`, in alphabetical order."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(app.router.routes):
+        route_methods = getattr(context.original_route, "methods", None)
+        if context.path and route_methods and _path_pattern(context.path).match(path):
+            methods.update(route_methods)
+    return sorted(methods)
+
+
+@functools.lru_cache(maxsize=256)
+def _path_pattern(template: str) -> re.Pattern[str]:
+    pattern, _format, _convertors = compile_path(template)
+    return pattern
 
 
 def install_error_handlers(app: FastAPI) -> None:
