@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 import uuid
@@ -14,11 +15,14 @@ from typing import Any
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from asgi_lifespan import LifespanManager
 
 from tests.conftest import AMQP_URL
 from tests.esm.live import bound_socket, closed_port_fixture, port_of  # noqa: F401
 from tests.esm.test_admin import org_admin_token
 from tests.factories import SEED_BLOCKS, Api, EnabledOrg, error_body
+from voke_esm.app import create_app
+from voke_esm.config import Settings
 
 ADMIN = "/api/v1/voke-esm/admin"
 AMQP_PORT = 5672
@@ -572,9 +576,29 @@ class TestPeriodicTelemetry:
         assert first["id"] == second["id"] == plant["id"]
         assert parse_utc(first["timestamp"]) < parse_utc(second["timestamp"])
 
+    async def test_a_second_instance_does_not_publish_the_same_round_again(
+        self, api: Api, settings: Settings, bind_queue: BindQueue
+    ) -> None:
+        """Rounds take their orgs with a lease in the database: two instances on one database
+        publish each org about once per period between them, never twice at once."""
+        org = await unique_org(api)
+        queue = await bind_queue(routing_key_of(org))
+        second = create_app(settings)
+        async with LifespanManager(second, startup_timeout=60, shutdown_timeout=60):
+            await asyncio.sleep(1.5)  # about seven periods, each instance running its own rounds
+        stamps = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            stamps.append(parse_utc(json.loads(message.body)["timestamp"]))
+
+        gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(stamps)]
+        assert len(stamps) >= 4, stamps
+        assert min(gaps) >= 0.15, gaps  # 0.9 of the 0.2 s period apart, whoever published
+
     async def test_a_disabled_org_is_not_published(self, api: Api, bind_queue: BindQueue) -> None:
         org = await unique_org(api)
         assert (await api.disable(org.id)).status_code == 200
+        # A round that read the org before the disable may still be publishing what it read.
+        await asyncio.sleep(0.4)
         queue = await bind_queue(routing_key_of(org))
 
         await asyncio.sleep(0.7)  # more than three periods

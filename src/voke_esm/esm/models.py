@@ -90,6 +90,9 @@ class SandboxOrgState(Base):
     fault_rules: Mapped[list[Any]] = mapped_column(default=list)
     token_ttl_seconds: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    # When a periodic telemetry round (TELEMETRY_INTERVAL_S) last took the org, on any instance:
+    # the lease that keeps several instances from publishing the same snapshots.
+    telemetry_round_at: Mapped[datetime | None]
 
 
 class JournalEntry(Base):

@@ -4,9 +4,10 @@ the enabled orgs with what a snapshot needs."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.esm.models import SandboxClient, SandboxOrgState, SandboxPlant
@@ -25,13 +26,36 @@ async def flush(session: AsyncSession) -> None:
 
 
 async def plants_of_enabled_orgs(
-    session: AsyncSession,
+    session: AsyncSession, org_ids: Collection[uuid.UUID]
 ) -> Sequence[Row[SandboxPlant, Org, SandboxOrgState]]:
     query = (
         select(SandboxPlant, Org, SandboxOrgState)
         .join(Org, Org.id == SandboxPlant.org_id)
         .join(SandboxClient, SandboxClient.org_id == Org.id)
         .join(SandboxOrgState, SandboxOrgState.org_id == Org.id)
+        .where(Org.id.in_(org_ids))
         .order_by(Org.slug, SandboxPlant.created_at, SandboxPlant.id)
     )
     return (await session.execute(query)).all()
+
+
+async def claim_telemetry_round(
+    session: AsyncSession, now: datetime, *, unless_since: datetime
+) -> list[uuid.UUID]:
+    """Take for this round every org no round has taken since `unless_since`, on any instance.
+
+    One UPDATE: of two instances running rounds at once, each org goes to exactly one.
+    """
+    statement = (
+        update(SandboxOrgState)
+        .where(
+            or_(
+                SandboxOrgState.telemetry_round_at.is_(None),
+                SandboxOrgState.telemetry_round_at <= unless_since,
+            )
+        )
+        .values(telemetry_round_at=now, updated_at=SandboxOrgState.updated_at)
+        .returning(SandboxOrgState.org_id)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.scalars(statement)).all())

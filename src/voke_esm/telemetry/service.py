@@ -126,11 +126,22 @@ async def publish(publisher: TelemetryPublisher, telemetry: PlantTelemetry) -> P
     return await publisher.publish(telemetry.routing_key, telemetry.body())
 
 
-async def snapshots_of_enabled_orgs(session: AsyncSession) -> list[PlantTelemetry]:
-    real_now = utc_now()
+# A round takes an org only if no round (of any instance) has taken it within this share of the
+# interval: with several instances, each org is published about once per interval, not once per
+# instance.
+_ROUND_LEASE_SHARE = 0.9
+
+
+async def snapshots_of_this_round(session: AsyncSession, interval_s: float) -> list[PlantTelemetry]:
+    """The snapshots of the enabled orgs this periodic round takes (see claim_telemetry_round)."""
+    now = utc_now()
+    since = now - timedelta(seconds=interval_s * _ROUND_LEASE_SHARE)
+    claimed = await repository.claim_telemetry_round(session, now, unless_since=since)
+    if not claimed:
+        return []
     return [
-        snapshot_of(plant, org.slug, state, real_now)
-        for plant, org, state in await repository.plants_of_enabled_orgs(session)
+        snapshot_of(plant, org.slug, state, now)
+        for plant, org, state in await repository.plants_of_enabled_orgs(session, claimed)
     ]
 
 
@@ -149,7 +160,7 @@ async def publish_every(
         await asyncio.sleep(interval_s)
         try:
             async with session_scope(sessionmaker) as session:
-                batch = await snapshots_of_enabled_orgs(session)
+                batch = await snapshots_of_this_round(session, interval_s)
         except Exception:
             logger.exception("periodic telemetry: could not read the plants")
             continue
