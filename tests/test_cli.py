@@ -256,6 +256,20 @@ class TestProductionRefusals:
         assert named in lines[0]
 
 
+@pytest.mark.parametrize(
+    "url", ["sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite://", "sqlite:///file:x?mode=memory"]
+)
+def test_an_in_memory_sqlite_database_is_refused_with_one_line(tmp_path: Path, url: str) -> None:
+    """The migrations would build the schema in one connection's database, the service answer
+    from another's: refused before anything starts, in any environment."""
+    result = run("serve", "--port", str(free_port()), cwd=tmp_path, env=clean_env(DATABASE_URL=url))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "DATABASE_URL" in lines[0]
+    assert "in-memory" in lines[0]
+
+
 ESM_PATHS = [
     ("POST", "/api/v1/voke-esm/admin/enable?orgId=00000000-0000-0000-0000-000000000000"),
     ("GET", "/api/v1/voke-esm/admin/status?orgId=00000000-0000-0000-0000-000000000000"),

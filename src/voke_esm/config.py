@@ -62,6 +62,18 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit such as '10/minute': {value!r}") from exc
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_that_outlives_a_connection(cls, value: str | None) -> str | None:
+        # An in-memory SQLite database is one connection's: the migrations would build the schema
+        # in one, and the service would answer from another, empty one.
+        if value and value.startswith("sqlite") and _sqlite_in_memory(value):
+            raise SettingsError(
+                "DATABASE_URL: an in-memory SQLite database does not outlive its connection;"
+                " use a file, e.g. sqlite+aiosqlite:///./var/voke-esm.db"
+            )
+        return value
+
     @model_validator(mode="after")
     def _production_refusals(self) -> Self:
         if self.voke_env is not Environment.PRODUCTION:
@@ -122,6 +134,11 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(generated)
         return generated
+
+
+def _sqlite_in_memory(url: str) -> bool:
+    database = url.partition(":///")[2].partition("?")[0]
+    return database in ("", ":memory:") or "mode=memory" in url
 
 
 def load_settings() -> Settings:
