@@ -32,17 +32,20 @@ _ENDPOINTS = {PLANT_LIST: "plant/list", PLANT_CONFIG: "plant/config"}
 _PLANT_ID_MAX_LENGTH = 120  # as the route's Query declares it
 
 
-def _plant_id(request: Request) -> str | None:
-    """The `plantId` the route would accept, or None to leave the call to the route."""
-    plant_id = request.query_params.get("plantId")
-    if plant_id is None or not 1 <= len(plant_id) <= _PLANT_ID_MAX_LENGTH:
-        return None
-    if "\x00" in plant_id:  # reject_unstorable_text's 400
-        return None
-    return plant_id
+def _refused_before_the_guard(request: Request, plant_id: str | None, endpoint: str) -> bool:
+    """Whether FastAPI would answer 400 before the route's guard runs: text no database can
+    store in any parameter (`reject_unstorable_text`), or plant/config's `plantId` missing or
+    not 1 to 120 characters (the route's `Query`)."""
+    if any("\x00" in value for _, value in request.query_params.multi_items()):
+        return True
+    if endpoint == "plant/config":
+        return plant_id is None or not 1 <= len(plant_id) <= _PLANT_ID_MAX_LENGTH
+    return False
 
 
 class FastPlantReads:
+    """The middleware answering plant/list and plant/config (see the module's docstring)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._routes: dict[str, BaseRoute] | None = None
@@ -53,18 +56,11 @@ class FastPlantReads:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        plant_id = None
-        if endpoint == "plant/config":
-            plant_id = _plant_id(request)
-            if plant_id is None:
-                await self.app(scope, receive, send)
-                return
-        if any(
-            "\x00" in value for _, value in request.query_params.multi_items()
-        ):  # reject_unstorable_text's 400, for any parameter
-            await self.app(scope, receive, send)
+        plant_id = request.query_params.get("plantId") if endpoint == "plant/config" else None
+        if _refused_before_the_guard(request, plant_id, endpoint):
+            await self.app(scope, receive, send)  # the route says what is wrong
             return
-        scope["route"] = self._route(scope)  # the metrics label it by its template
+        scope["route"] = self._route(scope)  # the metrics label the call by its template
         try:
             caller = await guard_trading_call(
                 request, endpoint, await trading_bearer(request), plant_id
