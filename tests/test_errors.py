@@ -118,6 +118,41 @@ class TestMalformedJson:
         assert_envelope(response, NOT_JSON)
 
 
+UNSTORABLE_MESSAGE = "must not contain NUL characters or unpaired surrogates"
+
+
+def unstorable(*fields: str) -> dict[str, Any]:
+    return error_body(
+        400,
+        "VALIDATION_ERROR",
+        "Validation error",
+        {"errors": [{"field": field, "message": UNSTORABLE_MESSAGE} for field in fields]},
+    )
+
+
+class TestTextNoDatabaseCanStore:
+    """JSON can carry NUL (\\u0000) and lone surrogates (\\ud800); PostgreSQL refuses the first and
+    no driver can encode the second. Both are a 400 at their field, on every route, and nothing
+    is stored."""
+
+    @pytest.mark.parametrize("escape", [rb"\u0000", rb"\ud800"], ids=["nul", "lone-surrogate"])
+    async def test_in_a_body_it_is_a_400_at_its_field_and_nothing_is_stored(
+        self, api: Api, escape: bytes
+    ) -> None:
+        before = (await api.http.get("/api/v1/orgs", headers=api.headers)).json()
+        headers = {**api.headers, "Content-Type": "application/json"}
+        body = b'{"name": "Acme ' + escape + b' Energy"}'
+        response = await api.http.post("/api/v1/orgs", content=body, headers=headers)
+        assert_envelope(response, unstorable("name"))
+        assert (await api.http.get("/api/v1/orgs", headers=api.headers)).json() == before
+
+    async def test_in_a_query_it_is_a_400_at_its_parameter(self, api: Api) -> None:
+        enabled = await api.enabled_org()
+        token = await api.trading_token(enabled.client_id, enabled.client_secret)
+        response = await api.plant_config(token, "PLANT\x00-001")
+        assert_envelope(response, unstorable("plantId"))
+
+
 def padded_org_body(size: int) -> bytes:
     """A valid org body of exactly `size` bytes (JSON allows trailing whitespace)."""
     body = b'{"name": "Padded Org"}'
