@@ -197,6 +197,25 @@ class TestJournal:
         assert started <= times[-1] <= times[0] <= datetime.now().astimezone()
         assert all(0 <= entry["durationMs"] < 10_000 for entry in entries)
 
+    async def test_a_plant_id_the_route_refuses_is_not_written_and_loses_no_entry(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        """A plantId longer than the journal's column is refused (400) after the call is tied to
+        its org; recording it would fail the whole batch on PostgreSQL, with the calls around it."""
+        token = await api.trading_token(org.client_id, org.client_secret)
+        too_long = "P" * 121
+        assert (await api.plant_config(token, too_long)).status_code == 400
+        assert (await plant_list(api, token)).status_code == 200
+
+        entries = await journal(api, org.id)
+
+        cid = org.client_id
+        assert calls(entries) == [
+            (cid, "GET", f"{TRADING}/plant/list", 200, None, None, None),
+            (cid, "GET", f"{TRADING}/plant/config", 400, None, None, None),
+            (cid, "POST", f"{TRADING}/token", 200, None, None, None),
+        ]
+
     async def test_never_holds_a_secret_or_a_token(self, api: Api, org: EnabledOrg) -> None:
         token = await api.trading_token(org.client_id, org.client_secret)
         basic = base64.b64encode(f"{org.client_id}:{org.client_secret}".encode()).decode()

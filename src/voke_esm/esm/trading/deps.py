@@ -137,17 +137,17 @@ async def guard_trading_call(
     """The token's client, once the org's faults for `endpoint` have had their say and the call
     has been counted against the rate limit (a call refused with 429 is not counted).
 
-    One query reads the client, its org's fault rules and, given `plant_id`, that plant's
-    revision for the read cache. Most orgs have no fault rule for the endpoint, and then the
-    call goes on without opening a session at all. What it needs it takes from the app's state
-    rather than as dependencies: FastAPI resolves each dependency anew on every request, and on
-    the hottest routes that was most of the framework's cost.
+    One query reads the client, its org's fault rules and, given `plant_id` (as the caller sent
+    it, not yet validated), that plant's revision for the read cache. Most orgs have no fault
+    rule for the endpoint, and then the call goes on without opening a session at all. What it
+    needs it takes from the app's state rather than as dependencies: FastAPI resolves each
+    dependency anew on every request, and on the hottest routes that was most of the
+    framework's cost.
     """
     state = request.app.state
     caller = await _caller(state.keyring, state.trading_callers, credentials, plant_id)
     call = trading_call_of(request)
     call.identify(caller.org_id, caller.client_id)  # from here on the journal records the call
-    call.plant_id = plant_id or call.plant_id
     if faults.any_apply(caller.fault_rules, endpoint):
         async with session_scope(state.sessionmaker) as session:
             await apply_faults(request, session, caller.org_id, endpoint)

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voke_esm.errors import AppError, handle_error
+from voke_esm.esm.tools.journal import trading_call_of
 from voke_esm.esm.trading.deps import guard_trading_call, trading_bearer
 from voke_esm.esm.trading.paths import TRADING_PREFIX
 from voke_esm.esm.trading.service import PlantReads
@@ -61,6 +62,7 @@ class FastPlantReads:
             await self.app(scope, receive, send)  # the route says what is wrong
             return
         scope["route"] = self._route(scope)  # the metrics label the call by its template
+        trading_call_of(request).plant_id = plant_id  # the journal's, for plant/config
         try:
             caller = await guard_trading_call(
                 request, endpoint, await trading_bearer(request), plant_id

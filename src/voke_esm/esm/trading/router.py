@@ -176,11 +176,13 @@ async def list_plants(
 async def get_plant_config(
     caller: Annotated[TradingCaller, guarded_caller("plant/config", plant_from_query=True)],
     reads: PlantReadsDep,
+    call: TradingCallDep,
     plant_id: Annotated[
         str, Query(alias="plantId", min_length=1, max_length=120, examples=["PLANT-001"])
     ],
 ) -> Response:
     """The current time-config schedule of a plant."""
+    call.plant_id = plant_id
     return _json(await reads.plant_config(caller, plant_id))
 
 
