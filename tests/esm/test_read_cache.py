@@ -8,6 +8,7 @@ another instance, a bulk statement or a hand-typed fix looks like to this one.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import make_settings
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
 from voke_esm.config import Settings
 from voke_esm.db import create_engine
@@ -246,3 +248,28 @@ async def test_the_cached_bytes_are_the_json_the_models_describe(
         "plantWithLoad",
         "meters",
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+class TestThroughTheEngine:
+    """A URL with query options reads the caller through the engine (EngineTradingCallers)
+    rather than a driver connection of its own; the cache behaves the same."""
+
+    @pytest.fixture
+    def settings(self, tmp_path: Path, database_url: str) -> Settings:
+        return make_settings(tmp_path, f"{database_url}?prepared_statement_cache_size=100")
+
+    async def test_reads_and_invalidation(
+        self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
+    ) -> None:
+        assert type(app.state.trading_callers).__name__ == "EngineTradingCallers"
+        [plant] = await api.sandbox_plants(clientId=enabled.client_id)
+        assert names(await plant_list(api, trading_token)) == [plant["name"]]
+        response = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}", json={"name": "Renamed"}, headers=api.headers
+        )
+        assert response.status_code == 200, response.text
+        assert names(await plant_list(api, trading_token)) == ["Renamed"]
+        config = await plant_config(api, trading_token, enabled.default_plant_id)
+        assert config["plantId"] == enabled.default_plant_id

@@ -399,12 +399,18 @@ class TradingCallers(Protocol):
 
 
 def trading_callers(engine: AsyncEngine) -> TradingCallers:
-    """The fastest way to the caller query this engine's database allows."""
+    """The fastest way to the caller query this engine's database allows.
+
+    URLs with query options keep to the engine: they may hold SQLite URI options, or
+    SQLAlchemy's own asyncpg options (prepared_statement_cache_size…) that asyncpg refuses.
+    """
     url = engine.url
-    database = url.database
-    if url.get_backend_name() == "sqlite" and database and database != ":memory:" and not url.query:
+    backend, database = url.get_backend_name(), url.database
+    if url.query:
+        return EngineTradingCallers(engine)
+    if backend == "sqlite" and database and database != ":memory:":
         return SqliteTradingCallers(database)
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg":
+    if backend == "postgresql" and url.get_driver_name() == "asyncpg":
         return PostgresTradingCallers(url.set(drivername="postgresql"))
     return EngineTradingCallers(engine)
 
