@@ -61,6 +61,17 @@ def names(plants: list[dict[str, Any]]) -> list[str]:
     return [plant["name"] for plant in plants]
 
 
+async def rename_shows_at_once(api: Api, enabled: EnabledOrg, trading_token: str) -> None:
+    """List the org's one plant, rename it through the admin API, and list it renamed."""
+    [plant] = await api.sandbox_plants(clientId=enabled.client_id)
+    assert names(await plant_list(api, trading_token)) == [plant["name"]]
+    response = await api.http.patch(
+        f"{ADMIN}/plants/{plant['id']}", json={"name": "Renamed"}, headers=api.headers
+    )
+    assert response.status_code == 200, response.text
+    assert names(await plant_list(api, trading_token)) == ["Renamed"]
+
+
 class TestPlantList:
     async def test_a_repeated_list_is_served_from_the_cache(
         self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
@@ -75,13 +86,7 @@ class TestPlantList:
     async def test_an_admin_rename_shows_at_once(
         self, api: Api, enabled: EnabledOrg, trading_token: str
     ) -> None:
-        [plant] = await api.sandbox_plants(clientId=enabled.client_id)
-        assert names(await plant_list(api, trading_token)) == [plant["name"]]
-        response = await api.http.patch(
-            f"{ADMIN}/plants/{plant['id']}", json={"name": "Renamed"}, headers=api.headers
-        )
-        assert response.status_code == 200, response.text
-        assert names(await plant_list(api, trading_token)) == ["Renamed"]
+        await rename_shows_at_once(api, enabled, trading_token)
 
     async def test_another_writers_change_shows_at_once(
         self, api: Api, enabled: EnabledOrg, trading_token: str, other_writer: AsyncEngine
@@ -264,12 +269,6 @@ class TestThroughTheEngine:
         self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
     ) -> None:
         assert type(app.state.trading_callers).__name__ == "EngineTradingCallers"
-        [plant] = await api.sandbox_plants(clientId=enabled.client_id)
-        assert names(await plant_list(api, trading_token)) == [plant["name"]]
-        response = await api.http.patch(
-            f"{ADMIN}/plants/{plant['id']}", json={"name": "Renamed"}, headers=api.headers
-        )
-        assert response.status_code == 200, response.text
-        assert names(await plant_list(api, trading_token)) == ["Renamed"]
+        await rename_shows_at_once(api, enabled, trading_token)
         config = await plant_config(api, trading_token, enabled.default_plant_id)
         assert config["plantId"] == enabled.default_plant_id
