@@ -61,7 +61,8 @@ class PlantReads:
         body = self.cache.plant_list(caller.client_id, caller.plants_version)
         if body is None:
             async with session_scope(self.sessions) as session:
-                # The version is read with the plants, in one transaction: the entry is them.
+                # The version is read before the plants, so an entry is never older than the
+                # version it is kept under (at worst newer, which the next version replaces).
                 version = await repository.plants_version(session, caller.client_id)
                 plants = await repository.list_plants(session, client_id=caller.client_id)
             body = _PLANT_LIST.dump_json(
