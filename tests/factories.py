@@ -46,6 +46,20 @@ def error_body(
     }
 
 
+def validation_error(*errors: tuple[str, str]) -> dict[str, Any]:
+    """The 400 envelope naming each (field, message) in error."""
+    return error_body(
+        400,
+        "VALIDATION_ERROR",
+        "Validation error",
+        {"errors": [{"field": field, "message": message} for field, message in errors]},
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @dataclass
 class EnabledOrg:
     org: dict[str, Any]

@@ -18,7 +18,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.conftest import http_client, make_settings
-from tests.factories import Api, error_body
+from tests.factories import Api, error_body, validation_error
 from voke_esm.app import create_app
 
 MIB = 1024 * 1024
@@ -122,12 +122,7 @@ UNSTORABLE_MESSAGE = "must not contain NUL characters or unpaired surrogates"
 
 
 def unstorable(*fields: str) -> dict[str, Any]:
-    return error_body(
-        400,
-        "VALIDATION_ERROR",
-        "Validation error",
-        {"errors": [{"field": field, "message": UNSTORABLE_MESSAGE} for field in fields]},
-    )
+    return validation_error(*((field, UNSTORABLE_MESSAGE) for field in fields))
 
 
 class TestTextNoDatabaseCanStore:

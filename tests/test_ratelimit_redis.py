@@ -13,7 +13,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.conftest import REDIS_URL, http_client
-from tests.factories import WHOLE_DAY, Api, EnabledOrg, error_body
+from tests.factories import WHOLE_DAY, Api, EnabledOrg, bearer, error_body
 from voke_esm.app import create_app
 from voke_esm.config import Settings
 
@@ -37,10 +37,6 @@ async def flush_redis_test_db() -> None:
         await client.flushdb()
     finally:
         client.connection_pool.disconnect()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def list_plants(http: httpx.AsyncClient, token: str) -> httpx.Response:

@@ -12,7 +12,7 @@ import jwt
 from fastapi import FastAPI
 from sqlalchemy import inspect, text
 
-from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, error_body
+from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, bearer, error_body
 from voke_esm.config import Settings
 
 LOGIN = "/api/v1/auth/login"
@@ -33,10 +33,6 @@ EXTERNAL_ID_TAKEN = error_body(
 )
 UTC_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 USER_PASSWORD = "a long enough password"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_utc_between(value: str, start: datetime, end: datetime) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import jwt
 
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, error_body
+from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer, error_body
 from voke_esm.config import Settings
 
 ADMIN = "/api/v1/voke-esm/admin"
@@ -32,10 +32,6 @@ UNBOUND_CLIENT = error_body(
 )
 UTC_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 ORG_ENDPOINTS = [("POST", "enable"), ("POST", "disable"), ("GET", "status")]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_utc_between(value: str, start: datetime, end: datetime) -> None:

@@ -18,17 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import make_settings
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
+from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer
 from voke_esm.config import Settings
 from voke_esm.db import create_engine
 from voke_esm.esm.trading.read_cache import TradingReadCache
 
 TRADING = "/api/v1/voke-esm/trading"
 ADMIN = "/api/v1/voke-esm/admin"
-
-
-def bearer(trading_token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {trading_token}"}
 
 
 @pytest.fixture

@@ -19,7 +19,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import http_client
 from tests.esm.live import bound_socket, serving
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, error_body
+from tests.factories import (
+    SEED_BLOCKS,
+    WHOLE_DAY,
+    Api,
+    EnabledOrg,
+    bearer,
+    error_body,
+    validation_error,
+)
 
 ADMIN = "/api/v1/voke-esm/admin"
 TRADING = "/api/v1/voke-esm/trading"
@@ -51,19 +59,6 @@ TOOL_ENDPOINTS = [
     ("POST", "reset"),
 ]
 VALID_BODIES: dict[str, Any] = {"faults": {"rules": []}, "snapshot": {"plants": []}}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def validation_error(*errors: tuple[str, str]) -> dict[str, Any]:
-    return error_body(
-        400,
-        "VALIDATION_ERROR",
-        "Validation error",
-        {"errors": [{"field": field, "message": message} for field, message in errors]},
-    )
 
 
 def rule(endpoint: str, kind: str, **fields: Any) -> dict[str, Any]:

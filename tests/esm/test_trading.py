@@ -16,7 +16,15 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import http_client
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, error_body
+from tests.factories import (
+    SEED_BLOCKS,
+    WHOLE_DAY,
+    Api,
+    EnabledOrg,
+    bearer,
+    error_body,
+    validation_error,
+)
 from voke_esm.config import Settings
 
 TRADING = "/api/v1/voke-esm/trading"
@@ -34,19 +42,6 @@ PLANT_NOT_FOUND = error_body(404, "NOT_FOUND", "Voke ESM plant not found")
 
 OMIT = object()  # a body field to leave out
 _codes = itertools.count(1)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def validation_error(*errors: tuple[str, str]) -> dict[str, Any]:
-    return error_body(
-        400,
-        "VALIDATION_ERROR",
-        "Validation error",
-        {"errors": [{"field": field, "message": message} for field, message in errors]},
-    )
 
 
 def rate_limited(response: httpx.Response) -> dict[str, Any]:

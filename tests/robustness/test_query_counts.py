@@ -18,7 +18,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
+from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer
 from voke_esm.esm.repository import SqliteTradingCallers, TradingCaller
 
 TRADING = "/api/v1/voke-esm/trading"
@@ -98,10 +98,6 @@ def sandbox_plants_adder(api: Api, org: EnabledOrg) -> Callable[[], Awaitable[No
             await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
 
     return add
-
-
-def bearer(trading_token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {trading_token}"}
 
 
 class TestStatementsPerRequestStayConstantAsPlantsGrow:

@@ -18,7 +18,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.conftest import REDIS_URL, _truncate_all, http_client
-from tests.factories import WHOLE_DAY, Api, error_body
+from tests.factories import WHOLE_DAY, Api, bearer, error_body
 from voke_esm.app import create_app
 from voke_esm.config import Settings
 
@@ -60,10 +60,6 @@ async def other(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         http_client(application) as client,
     ):
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 class TestSharedRateLimit:

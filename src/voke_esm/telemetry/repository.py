@@ -42,17 +42,20 @@ async def plants_of_enabled_orgs(
 async def claim_telemetry_round(
     session: AsyncSession, now: datetime, *, unless_since: datetime
 ) -> list[uuid.UUID]:
-    """Take for this round every org no round has taken since `unless_since`, on any instance.
+    """Take for this round every enabled org no round has taken since `unless_since`, on any
+    instance.
 
-    One UPDATE: of two instances running rounds at once, each org goes to exactly one.
+    One UPDATE: of two instances running rounds at once, each org goes to exactly one. A
+    disabled org (no client) keeps its state row untouched.
     """
     statement = (
         update(SandboxOrgState)
         .where(
+            SandboxOrgState.org_id.in_(select(SandboxClient.org_id)),
             or_(
                 SandboxOrgState.telemetry_round_at.is_(None),
                 SandboxOrgState.telemetry_round_at <= unless_since,
-            )
+            ),
         )
         .values(telemetry_round_at=now, updated_at=SandboxOrgState.updated_at)
         .returning(SandboxOrgState.org_id)

@@ -11,6 +11,18 @@ from voke_esm.schemas import CamelModel, StrictBody, UtcDateTime
 # Finite, non-negative, and a JSON number (not a numeric string): strict mode.
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 
+# The seed's example plant, as the admin API, snapshots and the docs show it.
+PLANT_EXAMPLE: dict[str, Any] = {
+    "externalPlantId": "PLANT-001",
+    "name": "Acme Site A",
+    "description": "Battery storage + PV",
+    "fvePeakPowerKwp": 120.0,
+    "capacityKwh": 200.0,
+    "configEnabled": True,
+    "plantWithLoad": True,
+    "esiState": "PLC_READY",
+}
+
 
 class EnableRead(CamelModel):
     model_config = ConfigDict(
@@ -111,14 +123,7 @@ class SandboxPlantRead(CamelModel):
                 {
                     "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
                     "clientId": "acme-client-id",
-                    "externalPlantId": "PLANT-001",
-                    "name": "Acme Site A",
-                    "description": "Battery storage + PV",
-                    "fvePeakPowerKwp": 120.0,
-                    "capacityKwh": 200.0,
-                    "configEnabled": True,
-                    "plantWithLoad": True,
-                    "esiState": "PLC_READY",
+                    **PLANT_EXAMPLE,
                     "timeConfigs": cast(Any, list(SEED_BLOCKS)),
                     "createdAt": "2019-08-24T14:15:22Z",
                     "updatedAt": "2019-08-24T14:15:22Z",

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
-from voke_esm.esm.admin.schemas import Quantity
+from voke_esm.esm.admin.schemas import PLANT_EXAMPLE, Quantity
 from voke_esm.esm.time_configs import TimeConfigBlock
 from voke_esm.schemas import CamelModel, StrictBody, UtcDateTime
 
@@ -134,14 +134,7 @@ class Snapshot(StrictBody):
                 {
                     "plants": [
                         {
-                            "externalPlantId": "PLANT-001",
-                            "name": "Acme Site A",
-                            "description": "Battery storage + PV",
-                            "fvePeakPowerKwp": 120.0,
-                            "capacityKwh": 200.0,
-                            "configEnabled": True,
-                            "plantWithLoad": True,
-                            "esiState": "PLC_READY",
+                            **PLANT_EXAMPLE,
                             "version": 3,
                             "timeConfigs": cast(
                                 Any,

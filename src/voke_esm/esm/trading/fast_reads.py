@@ -25,12 +25,12 @@ from voke_esm.errors import AppError, handle_error
 from voke_esm.esm.tools.journal import trading_call_of
 from voke_esm.esm.trading.deps import guard_trading_call, trading_bearer
 from voke_esm.esm.trading.paths import TRADING_PREFIX
+from voke_esm.esm.trading.schemas import PLANT_ID_MAX_LENGTH
 from voke_esm.esm.trading.service import PlantReads
 
 PLANT_LIST = f"{TRADING_PREFIX}/plant/list"
 PLANT_CONFIG = f"{TRADING_PREFIX}/plant/config"
 _ENDPOINTS = {PLANT_LIST: "plant/list", PLANT_CONFIG: "plant/config"}
-_PLANT_ID_MAX_LENGTH = 120  # as the route's Query declares it
 
 
 def _refused_before_the_guard(request: Request, plant_id: str | None, endpoint: str) -> bool:
@@ -40,7 +40,7 @@ def _refused_before_the_guard(request: Request, plant_id: str | None, endpoint: 
     if any("\x00" in value for _, value in request.query_params.multi_items()):
         return True
     if endpoint == "plant/config":
-        return plant_id is None or not 1 <= len(plant_id) <= _PLANT_ID_MAX_LENGTH
+        return plant_id is None or not 1 <= len(plant_id) <= PLANT_ID_MAX_LENGTH
     return False
 
 

@@ -35,6 +35,7 @@ from voke_esm.esm.trading.deps import (
     guarded_caller,
 )
 from voke_esm.esm.trading.schemas import (
+    PLANT_ID_MAX_LENGTH,
     ConfigUpdateRead,
     ConfigUpdateRequest,
     OAuth2TokenForm,
@@ -178,7 +179,10 @@ async def get_plant_config(
     reads: PlantReadsDep,
     call: TradingCallDep,
     plant_id: Annotated[
-        str, Query(alias="plantId", min_length=1, max_length=120, examples=["PLANT-001"])
+        str,
+        Query(
+            alias="plantId", min_length=1, max_length=PLANT_ID_MAX_LENGTH, examples=["PLANT-001"]
+        ),
     ],
 ) -> Response:
     """The current time-config schedule of a plant."""

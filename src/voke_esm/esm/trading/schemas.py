@@ -9,6 +9,8 @@ from voke_esm.esm.time_configs import SEED_BLOCKS, TimeConfigBlock
 from voke_esm.schemas import CamelModel, FieldErrorRead
 
 ResultCode = Literal["applied_ok", "cfg_accepted", "cfg_rejected"]
+# A plantId as the trading calls accept it (the plant column's width), in the body or the query.
+PLANT_ID_MAX_LENGTH = 120
 
 
 class TokenRequest(BaseModel):
@@ -137,7 +139,7 @@ class ConfigUpdateRequest(CamelModel):
         }
     )
 
-    plant_id: StrictStr = Field(min_length=1, max_length=120)
+    plant_id: StrictStr = Field(min_length=1, max_length=PLANT_ID_MAX_LENGTH)
     config_update_req_code: StrictStr = Field(
         min_length=1,
         max_length=255,

@@ -849,6 +849,33 @@ $("#new-plant").addEventListener("click", () => {
   openPlantDialog(null);
 });
 
+// One field of a repeated row (a time-config block, a fault rule): its id, its label and the
+// error shown beside it, keyed by the field's path in the request body (`rules[1].status`), which
+// is how the API names a field in error.
+function bindRowField(item, key, idPrefix, rowPath, value) {
+  const input = $(`[data-key="${key}"]`, item);
+  const field = $(`label[data-for="${key}"]`, item).closest(".field");
+  const error = $(".field-error", field);
+  const id = `${idPrefix}-${key}`;
+  const path = `${rowPath}.${key}`;
+  input.id = id;
+  input.value = value;
+  input.dataset.field = path;
+  input.dataset.errorId = `${id}-error`;
+  input.setAttribute("aria-describedby", `${id}-error`);
+  $("label", field).htmlFor = id;
+  error.id = `${id}-error`;
+  error.dataset.errorFor = path;
+  return input;
+}
+
+// A whole-row error (a wrong shape) has no one field to sit beside: it goes under the row.
+function appendRowError(item, rowPath) {
+  const error = el("p", { class: "field-error", "data-error-for": rowPath });
+  error.hidden = true;
+  $("fieldset", item).append(error);
+}
+
 function renderBlocks(focus) {
   const list = $("#block-list");
   const template = $("#block-template");
@@ -859,19 +886,7 @@ function renderBlocks(focus) {
       const number = index + 1;
       $("[data-role=number]", item).textContent = String(number);
       for (const key of BLOCK_KEYS) {
-        const input = $(`[data-key="${key}"]`, item);
-        const field = $(`label[data-for="${key}"]`, item).closest(".field");
-        const id = `block-${index}-${key}`;
-        const path = `timeConfigs[${index}].${key}`;
-        const error = $(".field-error", field);
-        input.id = id;
-        input.value = row[key];
-        input.dataset.field = path;
-        input.dataset.errorId = `${id}-error`;
-        input.setAttribute("aria-describedby", `${id}-error`);
-        $("label", field).htmlFor = id;
-        error.id = `${id}-error`;
-        error.dataset.errorFor = path;
+        const input = bindRowField(item, key, `block-${index}`, `timeConfigs[${index}]`, row[key]);
         input.addEventListener("input", () => {
           state.blocks[index][key] = input.value;
           clearFieldError(input);
@@ -883,13 +898,7 @@ function renderBlocks(focus) {
           });
         }
       }
-      // A whole-block error (a wrong shape) has no one field to sit beside.
-      const blockError = el("p", {
-        class: "field-error",
-        "data-error-for": `timeConfigs[${index}]`,
-      });
-      blockError.hidden = true;
-      $("fieldset", item).append(blockError);
+      appendRowError(item, `timeConfigs[${index}]`);
       const buttons = {
         up: [index === 0, `Move block ${number} up`],
         down: [index === count - 1, `Move block ${number} down`],
@@ -1195,19 +1204,7 @@ function renderRules(focus) {
       const number = index + 1;
       $("[data-role=number]", item).textContent = String(number);
       for (const key of RULE_KEYS) {
-        const input = $(`[data-key="${key}"]`, item);
-        const field = $(`label[data-for="${key}"]`, item).closest(".field");
-        const id = `rule-${index}-${key}`;
-        const path = `rules[${index}].${key}`;
-        const error = $(".field-error", field);
-        input.id = id;
-        input.value = row[key];
-        input.dataset.field = path;
-        input.dataset.errorId = `${id}-error`;
-        input.setAttribute("aria-describedby", `${id}-error`);
-        $("label", field).htmlFor = id;
-        error.id = `${id}-error`;
-        error.dataset.errorFor = path;
+        const input = bindRowField(item, key, `rule-${index}`, `rules[${index}]`, row[key]);
         const event = input.tagName === "SELECT" ? "change" : "input";
         input.addEventListener(event, () => {
           state.rules[index][key] = input.value;
@@ -1217,9 +1214,7 @@ function renderRules(focus) {
         });
       }
       showRuleKind(item, row.kind);
-      const ruleError = el("p", { class: "field-error", "data-error-for": `rules[${index}]` });
-      ruleError.hidden = true;
-      $("fieldset", item).append(ruleError);
+      appendRowError(item, `rules[${index}]`);
       const remove = $('[data-action="remove"]', item);
       remove.setAttribute("aria-label", `Remove rule ${number}`);
       remove.title = `Remove rule ${number}`;
