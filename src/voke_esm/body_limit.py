@@ -31,7 +31,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)  # no body at all: nothing to count
             return
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(PayloadTooLarge())(scope, receive, send)
+            await error_response(PayloadTooLarge(), scope)(scope, receive, send)
             return
 
         received = 0
@@ -55,4 +55,4 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await error_response(PayloadTooLarge())(scope, receive, send)
+                await error_response(PayloadTooLarge(), scope)(scope, receive, send)

@@ -1,7 +1,8 @@
 """One error type per failure, each pinned to a contract code and status (CONTRACT §2).
 
 `install_error_handlers` is the single place that turns anything raised into the envelope
-`{code, details, error, message, statusCode}`.
+`{code, details, error, message, statusCode}`; a request's `ErrorDialect` adds what its protocol
+asks for beyond it (CONTRACT §6: OAuth2's names on a form token request, a 401's challenge).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -28,6 +30,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import Scope
 
 from voke_esm.schemas import ErrorEnvelope, FieldError
 
@@ -38,6 +41,9 @@ class AppError(Exception):
     code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "Internal server error"
+    # RFC 6749 §5.2's `error` where an OAuth2 form request gets one (CONTRACT §6); None: the one
+    # its status stands for (`oauth2_error`).
+    oauth2_error: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -72,6 +78,7 @@ class Unauthorized(AppError):
 
 class InvalidClient(AppError):
     code, status, default_message = "INVALID_CLIENT", 401, "Invalid client credentials"
+    oauth2_error = "invalid_client"
 
 
 class Forbidden(AppError):
@@ -140,8 +147,55 @@ def error_envelope(
     }
 
 
-def error_response(exc: AppError) -> JSONResponse:
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers or None)
+@dataclass(frozen=True, slots=True)
+class ErrorDialect:
+    """What a request's error answers say beyond §2's envelope, put on its ASGI scope under
+    `ERROR_DIALECT` by the first component that knows (the trading guard), so that every answer
+    to the request, whichever middleware or handler writes it, speaks alike (CONTRACT §6)."""
+
+    oauth2: bool = False  # RFC 6749 §5.2's `error` and `error_description` (`oauth2_envelope`)
+    challenge: str | None = None  # the `WWW-Authenticate` of a 401 (RFC 9110 §15.5.2)
+
+
+ERROR_DIALECT = "voke_esm.error_dialect"
+
+
+def oauth2_error(status: int, name: str | None = None) -> str:
+    """RFC 6749 §5.2's `error` for an answer at `status`; `name` is the failure's own, if any.
+
+    Every 4xx but a failed client authentication (401) is §5.2's catch-all `invalid_request`,
+    the 429 included: a §2 code and `Retry-After` say more. §5.2 has nothing for a server that
+    fails, so a 5xx takes RFC 6749 §4.1.2.1's names, rather than blame the request.
+    """
+    if name is not None:
+        return name
+    if status == 401:
+        return "invalid_client"
+    if status == 503:
+        return "temporarily_unavailable"
+    return "server_error" if status >= 500 else "invalid_request"
+
+
+def oauth2_envelope(status: int, name: str | None, envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope of an OAuth2 form request (CONTRACT §6): RFC 6749 §5.2's `error` and
+    `error_description` (the message) in place of §2's `error`, every other field as it was."""
+    return {
+        **envelope,
+        "error": oauth2_error(status, name),
+        "error_description": envelope["message"],
+    }
+
+
+def error_response(exc: AppError, scope: Scope | None = None) -> JSONResponse:
+    """The answer to `exc`, in the dialect of the request whose `scope` is given."""
+    body, headers = exc.envelope(), exc.headers
+    dialect = scope.get(ERROR_DIALECT) if scope is not None else None
+    if isinstance(dialect, ErrorDialect):
+        if dialect.oauth2:
+            body = oauth2_envelope(exc.status, exc.oauth2_error, body)
+        if dialect.challenge is not None and exc.status == 401:
+            headers = {"WWW-Authenticate": dialect.challenge, **headers}
+    return JSONResponse(body, status_code=exc.status, headers=headers or None)
 
 
 def json_path(location: Iterable[int | str]) -> str:
@@ -236,7 +290,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     ):
         # The traceback goes to the log only; the body never carries it.
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(problem)
+    return error_response(problem, request.scope)
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
@@ -263,21 +317,45 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, handle_error)
 
 
-def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for the given error types, with an example envelope each."""
+def error_responses(
+    *errors: type[AppError], dialect: ErrorDialect | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the given error types, with an example envelope each; with a
+    `dialect`, its 401 challenge and, for OAuth2, an example of each error as a form request
+    gets it beside the plain one (an operation that takes both)."""
     by_status: dict[int, list[type[AppError]]] = {}
     documented: tuple[type[AppError], ...] = (*errors, InternalError)
     for error in documented:
         by_status.setdefault(error.status, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, group in sorted(by_status.items()):
-        examples = {
-            error.code: {"value": error_envelope(error.status, error.code, error.default_message)}
-            for error in group
-        }
+        examples: dict[str, Any] = {}
+        for error in group:
+            envelope = error_envelope(error.status, error.code, error.default_message)
+            examples[error.code] = {"value": envelope}
+            if dialect is not None and dialect.oauth2:
+                name = oauth2_error(error.status, error.oauth2_error)
+                examples[error.code]["summary"] = f"{error.code} to a JSON request"
+                examples[f"{error.code} (form: {name})"] = {
+                    "summary": f"{error.code} to an OAuth2 form request: {name}",
+                    "value": oauth2_envelope(error.status, error.oauth2_error, envelope),
+                }
+        description = HTTPStatus(status).phrase
+        if dialect is not None and dialect.oauth2:
+            description += (
+                "; to an OAuth2 form request, `error` is RFC 6749's and `error_description` "
+                "repeats `message`"
+            )
         responses[status] = {
             "model": ErrorEnvelope,
-            "description": HTTPStatus(status).phrase,
+            "description": description,
             "content": {"application/json": {"examples": examples}},
         }
+        if dialect is not None and dialect.challenge is not None and status == 401:
+            responses[status]["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "the challenge to meet (RFC 9110 §11.6.1)",
+                    "schema": {"type": "string", "example": dialect.challenge},
+                }
+            }
     return responses

@@ -4,15 +4,18 @@ config updates, the loopback guard and the rate limit."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import logging
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from authlib.deprecate import AuthlibDeprecationWarning
 from fastapi import FastAPI
 
 from tests.conftest import http_client
@@ -27,6 +30,12 @@ from tests.factories import (
 )
 from voke_esm.config import Settings
 
+with warnings.catch_warnings():
+    # authlib warns that it runs on httpx rather than its successor httpx2; httpx is what the
+    # service and these tests use, and authlib supports it.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
 TRADING = "/api/v1/voke-esm/trading"
 BEARER_ENDPOINTS = ["plant/list", "plant/config", "plant/config/update"]
 ENDPOINTS = ["token", *BEARER_ENDPOINTS]
@@ -39,6 +48,9 @@ INVALID_TOKEN = error_body(401, "UNAUTHORIZED", "Invalid or expired token")
 NO_TOKEN = error_body(401, "UNAUTHORIZED", "Authentication required")
 LOOPBACK_ONLY = error_body(403, "LOOPBACK_ONLY", "Trading endpoints accept loopback peers only")
 PLANT_NOT_FOUND = error_body(404, "NOT_FOUND", "Voke ESM plant not found")
+# CONTRACT §6: the challenges of a refused client authentication and of a trading 401.
+BASIC_CHALLENGE = 'Basic realm="voke-esm"'
+BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 
 OMIT = object()  # a body field to leave out
 _codes = itertools.count(1)
@@ -52,6 +64,20 @@ def rate_limited(response: httpx.Response) -> dict[str, Any]:
     return error_body(
         429, "RATE_LIMITED", f"Rate limit exceeded; retry in {seconds} s", {"retryAfter": seconds}
     )
+
+
+def oauth2_error(envelope: dict[str, Any], error: str) -> dict[str, Any]:
+    """A §2 envelope as a form token request gets it (CONTRACT §6): RFC 6749 §5.2's `error` and
+    `error_description` (the message) in place of §2's `error`, all else as it was."""
+    return {**envelope, "error": error, "error_description": envelope["message"]}
+
+
+FORM_INVALID_CLIENT = oauth2_error(INVALID_CLIENT, "invalid_client")
+
+
+def basic(client_id: str, client_secret: str) -> dict[str, str]:
+    encoded = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    return {"Authorization": f"Basic {encoded}"}
 
 
 def block(start: str, end: str, **fields: Any) -> dict[str, Any]:
@@ -198,8 +224,9 @@ class TestToken:
         )
 
         assert response.status_code == 400
-        assert response.json() == validation_error(
-            ("grant_type", "Input should be 'client_credentials'")
+        assert response.json() == oauth2_error(
+            validation_error(("grant_type", "Input should be 'client_credentials'")),
+            "unsupported_grant_type",
         )
 
     async def test_unknown_client_and_wrong_secret_get_one_identical_answer(
@@ -218,7 +245,7 @@ class TestToken:
             data={"grant_type": "client_credentials"},
             auth=(org.client_id, "wrong"),
         )
-        assert (form.status_code, form.json()) == (401, INVALID_CLIENT)
+        assert (form.status_code, form.json()) == (401, FORM_INVALID_CLIENT)
 
     async def test_json_of_the_wrong_shape_is_400(self, api: Api) -> None:
         cases: list[tuple[dict[str, Any], list[tuple[str, str]]]] = [
@@ -249,8 +276,328 @@ class TestToken:
         )
 
         assert response.status_code == 400
-        assert response.json() == validation_error(
-            ("client_id", "Field required"), ("client_secret", "Field required")
+        assert response.json() == oauth2_error(
+            validation_error(("client_id", "Field required"), ("client_secret", "Field required")),
+            "invalid_request",
+        )
+
+
+class TestTokenFormErrors:
+    """A refused OAuth2 form request answers RFC 6749 §5.2's `error` and `error_description`
+    beside §2's fields; a refused client authentication challenges with Basic (CONTRACT §6)."""
+
+    async def test_wrong_secret_by_basic_is_invalid_client_with_a_basic_challenge(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        response = await api.http.post(
+            f"{TRADING}/token",
+            data={"grant_type": "client_credentials"},
+            headers=basic(org.client_id, org.client_secret + "x"),
+        )
+
+        assert (response.status_code, response.json()) == (401, FORM_INVALID_CLIENT)
+        assert response.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+
+    async def test_wrong_secret_in_the_form_is_invalid_client(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        response = await api.http.post(
+            f"{TRADING}/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": org.client_id,
+                "client_secret": org.client_secret + "x",
+            },
+        )
+
+        assert (response.status_code, response.json()) == (401, FORM_INVALID_CLIENT)
+        assert response.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+
+    async def test_unknown_client_is_invalid_client_by_basic_and_by_form(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        unknown = "vesm-000000000000000000000000"
+        by_basic = await api.http.post(
+            f"{TRADING}/token",
+            data={"grant_type": "client_credentials"},
+            headers=basic(unknown, org.client_secret),
+        )
+        by_form = await api.http.post(
+            f"{TRADING}/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": unknown,
+                "client_secret": org.client_secret,
+            },
+        )
+
+        for response in (by_basic, by_form):
+            assert (response.status_code, response.json()) == (401, FORM_INVALID_CLIENT)
+            assert response.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+
+    async def test_malformed_basic_header_is_invalid_client(self, api: Api) -> None:
+        malformed = {
+            "not base64": "Basic !!!not-base64!!!",
+            "no colon": "Basic " + base64.b64encode(b"vesm-no-colon").decode(),
+            "not UTF-8": "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
+            "empty": "Basic",
+        }
+        for variant, header in malformed.items():
+            response = await api.http.post(
+                f"{TRADING}/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": header},
+            )
+            answer = (response.status_code, response.json())
+            assert answer == (401, FORM_INVALID_CLIENT), variant
+            assert response.headers["WWW-Authenticate"] == BASIC_CHALLENGE, variant
+
+    async def test_another_grant_type_is_unsupported_grant_type(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        for grant_type in ("password", "authorization_code", "refresh_token"):
+            response = await api.http.post(
+                f"{TRADING}/token",
+                data={"grant_type": grant_type},
+                headers=basic(org.client_id, org.client_secret),
+            )
+
+            assert (response.status_code, response.json()) == (
+                400,
+                oauth2_error(
+                    validation_error(("grant_type", "Input should be 'client_credentials'")),
+                    "unsupported_grant_type",
+                ),
+            ), grant_type
+            assert "WWW-Authenticate" not in response.headers
+
+    async def test_no_grant_type_is_invalid_request(self, api: Api, org: EnabledOrg) -> None:
+        # RFC 6749 §5.2: a missing parameter is invalid_request, and §3.1: a parameter sent
+        # without a value is as good as missing.
+        missing = await api.http.post(
+            f"{TRADING}/token",
+            data={"client_id": org.client_id, "client_secret": org.client_secret},
+        )
+        empty = await api.http.post(
+            f"{TRADING}/token",
+            data={"grant_type": ""},
+            headers=basic(org.client_id, org.client_secret),
+        )
+
+        assert (missing.status_code, missing.json()) == (
+            400,
+            oauth2_error(validation_error(("grant_type", "Field required")), "invalid_request"),
+        )
+        assert (empty.status_code, empty.json()) == (
+            400,
+            oauth2_error(
+                validation_error(("grant_type", "Input should be 'client_credentials'")),
+                "invalid_request",
+            ),
+        )
+
+    async def test_a_remote_peer_gets_the_form_shape_too(self, app: FastAPI) -> None:
+        async with http_client(app, peer="10.0.0.5") as remote:
+            response = await remote.post(
+                f"{TRADING}/token", data={"grant_type": "client_credentials"}
+            )
+
+        assert (response.status_code, response.json()) == (
+            403,
+            oauth2_error(LOOPBACK_ONLY, "invalid_request"),
+        )
+
+    async def test_a_body_over_the_limit_gets_the_form_shape_too(self, api: Api) -> None:
+        too_large = error_body(413, "PAYLOAD_TOO_LARGE", "Request body exceeds 1 MiB")
+        body = b"grant_type=client_credentials&pad=" + b"x" * (1024 * 1024)
+        form = {"content-type": "application/x-www-form-urlencoded"}
+
+        declared = await api.http.post(f"{TRADING}/token", content=body, headers=form)
+
+        async def chunks() -> Any:  # no Content-Length: the limit counts what streams in
+            yield body[:1000]
+            yield body[1000:]
+
+        streamed = await api.http.post(f"{TRADING}/token", content=chunks(), headers=form)
+
+        for response in (declared, streamed):
+            assert (response.status_code, response.json()) == (
+                413,
+                oauth2_error(too_large, "invalid_request"),
+            )
+
+    async def test_the_json_request_keeps_the_section_2_envelope(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        wrong = await api.http.post(
+            f"{TRADING}/token",
+            json={"clientId": org.client_id, "clientSecret": org.client_secret + "x"},
+        )
+        unknown = await api.http.post(
+            f"{TRADING}/token",
+            json={"clientId": "vesm-000000000000000000000000", "clientSecret": "s"},
+        )
+        shapeless = await api.http.post(f"{TRADING}/token", json={"clientId": "vesm-x"})
+
+        for response in (wrong, unknown):
+            assert response.json() == {
+                "code": "INVALID_CLIENT",
+                "details": {},
+                "error": "Unauthorized",
+                "message": "Invalid client credentials",
+                "statusCode": 401,
+            }
+            assert response.status_code == 401
+            # Every 401 names its challenge (RFC 9110 §15.5.2); the body is the seed's as it was.
+            assert response.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+        assert (shapeless.status_code, shapeless.json()) == (
+            400,
+            {
+                "code": "VALIDATION_ERROR",
+                "details": {"errors": [{"field": "clientSecret", "message": "Field required"}]},
+                "error": "Bad Request",
+                "message": "Validation error",
+                "statusCode": 400,
+            },
+        )
+
+
+class TestTokenFormErrorsBeyondTheRequest:
+    """Refusals that do not judge the request itself keep §2's code, message and details, and
+    still speak OAuth2 to a form request."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"voke_esm_rate_limit": "1/minute"}
+
+    async def test_over_the_rate_limit_is_invalid_request_with_retry_after(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        form = {"grant_type": "client_credentials"}
+        credentials = basic(org.client_id, org.client_secret)
+        first = await api.http.post(f"{TRADING}/token", data=form, headers=credentials)
+        assert first.status_code == 200, first.text
+
+        response = await api.http.post(f"{TRADING}/token", data=form, headers=credentials)
+
+        assert response.status_code == 429
+        assert response.json() == oauth2_error(rate_limited(response), "invalid_request")
+
+    @pytest.mark.parametrize(
+        ("status", "error"),
+        [
+            (400, "invalid_request"),
+            (401, "invalid_client"),
+            (418, "invalid_request"),
+            (500, "server_error"),
+            (503, "temporarily_unavailable"),
+        ],
+    )
+    async def test_an_injected_fault_speaks_oauth2_at_its_status(
+        self, api: Api, org: EnabledOrg, status: int, error: str
+    ) -> None:
+        rules = {"rules": [{"endpoint": "token", "kind": "error", "status": status}]}
+        put = await api.http.put(
+            "/api/v1/voke-esm/admin/faults",
+            params={"orgId": org.id},
+            json=rules,
+            headers=api.headers,
+        )
+        assert put.status_code == 200, put.text
+
+        response = await api.http.post(
+            f"{TRADING}/token",
+            data={"grant_type": "client_credentials"},
+            headers=basic(org.client_id, org.client_secret),
+        )
+
+        message = f"Injected fault: rule 0 answers token with {status}"
+        injected = {**error_body(status, "INJECTED_FAULT", message, {"rule": 0})}
+        assert (response.status_code, response.json()) == (status, oauth2_error(injected, error))
+        if status == 401:
+            assert response.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+
+
+class TestTokenErrorDocs:
+    async def test_openapi_documents_both_error_shapes_of_the_token_endpoint(
+        self, api: Api
+    ) -> None:
+        openapi = (await api.http.get("/openapi.json")).json()
+        responses = openapi["paths"][f"{TRADING}/token"]["post"]["responses"]
+
+        refused = responses["401"]["content"]["application/json"]["examples"]
+        assert refused["INVALID_CLIENT"]["value"] == INVALID_CLIENT
+        assert refused["INVALID_CLIENT (form: invalid_client)"]["value"] == FORM_INVALID_CLIENT
+        assert responses["401"]["headers"]["WWW-Authenticate"]["schema"] == {
+            "type": "string",
+            "example": BASIC_CHALLENGE,
+        }
+        invalid = responses["400"]["content"]["application/json"]["examples"]
+        assert invalid["VALIDATION_ERROR"]["value"]["error"] == "Bad Request"
+        assert invalid["VALIDATION_ERROR (form: invalid_request)"]["value"] == oauth2_error(
+            invalid["VALIDATION_ERROR"]["value"], "invalid_request"
+        )
+        assert invalid["VALIDATION_ERROR (form: unsupported_grant_type)"]["value"] == (
+            oauth2_error(invalid["VALIDATION_ERROR"]["value"], "unsupported_grant_type")
+        )
+        limited = responses["429"]["content"]["application/json"]["examples"]
+        assert limited["RATE_LIMITED (form: invalid_request)"]["value"]["error"] == (
+            "invalid_request"
+        )
+        for endpoint, method in [
+            ("plant/list", "get"),
+            ("plant/config", "get"),
+            ("plant/config/update", "post"),
+        ]:
+            challenge = openapi["paths"][f"{TRADING}/{endpoint}"][method]["responses"]["401"]
+            assert challenge["headers"]["WWW-Authenticate"]["schema"]["example"] == (
+                BEARER_CHALLENGE
+            )
+
+
+class TestOAuth2ClientLibrary:
+    """An OAuth2 client no one here wrote (authlib) gets tokens from the sandbox, uses them, and
+    reports a refused exchange in OAuth2's own terms."""
+
+    @staticmethod
+    def oauth2_client(app: FastAPI, client_id: str, secret: str, method: str) -> AsyncOAuth2Client:
+        return AsyncOAuth2Client(
+            client_id=client_id,
+            client_secret=secret,
+            token_endpoint_auth_method=method,
+            # The loopback guard reads the TCP peer: the in-process transport names one.
+            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50_000)),
+            base_url="http://testserver",
+        )
+
+    @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+    async def test_fetches_a_token_and_lists_the_plants(
+        self, app: FastAPI, org: EnabledOrg, method: str
+    ) -> None:
+        async with self.oauth2_client(app, org.client_id, org.client_secret, method) as oauth:
+            token = await oauth.fetch_token(
+                f"http://testserver{TRADING}/token", grant_type="client_credentials"
+            )
+            listed = await oauth.get(f"{TRADING}/plant/list")
+
+        assert (token["token_type"], token["expires_in"]) == ("Bearer", 3600)
+        assert listed.status_code == 200, listed.text
+        assert [plant["plantId"] for plant in listed.json()] == [org.default_plant_id]
+
+    @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+    async def test_a_wrong_secret_is_invalid_client(
+        self, app: FastAPI, org: EnabledOrg, method: str
+    ) -> None:
+        wrong = org.client_secret + "x"
+        async with self.oauth2_client(app, org.client_id, wrong, method) as oauth:
+            with pytest.raises(OAuthError) as refused:
+                await oauth.fetch_token(
+                    f"http://testserver{TRADING}/token", grant_type="client_credentials"
+                )
+
+        assert (refused.value.error, refused.value.description) == (
+            "invalid_client",
+            "Invalid client credentials",
         )
 
 
@@ -299,6 +646,84 @@ class TestTradingToken:
                 response = await call(api.http, endpoint, org, token)
                 refused = (response.status_code, response.json())
                 assert refused == (401, INVALID_TOKEN), (variant, endpoint)
+
+
+class TestBearerChallenge:
+    """Every 401 of a trading endpoint carries `WWW-Authenticate: Bearer error="invalid_token"`
+    (CONTRACT §6, RFC 6750 §3), which clients read to fetch a new token."""
+
+    async def test_each_refused_token_on_each_endpoint_carries_the_challenge(
+        self, api: Api, org: EnabledOrg, settings: Settings
+    ) -> None:
+        past = datetime.now(UTC) - timedelta(hours=2)
+        revoked = await api.enabled_org()
+        revoked_token = await api.trading_token(revoked.client_id, revoked.client_secret)
+        assert (await api.disable(revoked.id)).status_code == 200
+        tokens = {
+            "garbage": ("not-a-jwt", INVALID_TOKEN),
+            "expired": (
+                forge(settings, sub=org.client_id, iat=past, exp=past + timedelta(hours=1)),
+                INVALID_TOKEN,
+            ),
+            "revoked": (revoked_token, INVALID_TOKEN),
+            "missing": (None, NO_TOKEN),
+        }
+
+        for variant, (token, body) in tokens.items():
+            for endpoint in BEARER_ENDPOINTS:
+                if token is not None:
+                    response = await call(api.http, endpoint, org, token)
+                else:
+                    response = await self.call_without_token(api.http, endpoint, org)
+                assert (response.status_code, response.json()) == (401, body), (variant, endpoint)
+                assert response.headers["WWW-Authenticate"] == BEARER_CHALLENGE, (
+                    variant,
+                    endpoint,
+                )
+
+    async def test_an_injected_401_carries_the_challenge_too(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        for endpoint in BEARER_ENDPOINTS:
+            rules = {"rules": [{"endpoint": endpoint, "kind": "error", "status": 401}]}
+            put = await api.http.put(
+                "/api/v1/voke-esm/admin/faults",
+                params={"orgId": org.id},
+                json=rules,
+                headers=api.headers,
+            )
+            assert put.status_code == 200, put.text
+
+            response = await call(api.http, endpoint, org, token)
+
+            assert (response.status_code, response.json()["code"]) == (401, "INJECTED_FAULT")
+            assert response.headers["WWW-Authenticate"] == BEARER_CHALLENGE, endpoint
+
+    async def test_answers_other_than_401_carry_no_challenge(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        found = await call(api.http, "plant/config", org, token)
+        missing = await api.http.get(
+            f"{TRADING}/plant/config", params={"plantId": "NOPE"}, headers=bearer(token)
+        )
+
+        assert found.status_code == 200
+        assert (missing.status_code, missing.json()) == (404, PLANT_NOT_FOUND)
+        for response in (found, missing):
+            assert "WWW-Authenticate" not in response.headers
+
+    @staticmethod
+    async def call_without_token(
+        http: httpx.AsyncClient, endpoint: str, org: EnabledOrg
+    ) -> httpx.Response:
+        if endpoint == "plant/list":
+            return await http.get(f"{TRADING}/plant/list")
+        if endpoint == "plant/config":
+            return await http.get(
+                f"{TRADING}/plant/config", params={"plantId": org.default_plant_id}
+            )
+        body = update_body(org.default_plant_id, validateOnly=True)
+        return await http.post(f"{TRADING}/plant/config/update", json=body)
 
 
 # Plant list --------------------------------------------------------------------------------------

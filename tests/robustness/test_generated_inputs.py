@@ -164,14 +164,18 @@ async def send_json(api: Api, method: str, url: str, body: Any) -> httpx.Respons
     )
 
 
-def assert_refused(response: httpx.Response, case: Case) -> None:
-    """The 400 envelope, exactly, naming the broken field."""
+def assert_refused(response: httpx.Response, case: Case, oauth2_error: str | None = None) -> None:
+    """The 400 envelope, exactly, naming the broken field; with `oauth2_error`, as an OAuth2
+    form request gets it (CONTRACT §6)."""
     answer = response.json()
     assert response.status_code == 400, (case, answer)
     problems = answer["details"].get("errors")
     assert problems, answer
     assert answer["message"] in VALIDATION_MESSAGES, answer
-    assert answer == error_body(400, "VALIDATION_ERROR", answer["message"], {"errors": problems})
+    expected = error_body(400, "VALIDATION_ERROR", answer["message"], {"errors": problems})
+    if oauth2_error is not None:
+        expected |= {"error": oauth2_error, "error_description": answer["message"]}
+    assert answer == expected
     if case.field is not None:
         assert case.field in [problem["field"] for problem in problems], (case, problems)
 
@@ -361,12 +365,16 @@ class TestTokenExchange:
             assert response.status_code == 200, response.text
             assert set(response.json()) == {"access_token", "token_type", "expires_in"}
         elif well_formed:
+            refused = error_body(401, "INVALID_CLIENT", "Invalid client credentials")
             assert (response.status_code, response.json()) == (
                 401,
-                error_body(401, "INVALID_CLIENT", "Invalid client credentials"),
+                {**refused, "error": "invalid_client", "error_description": refused["message"]},
             )
         else:
-            assert_refused(response, Case(sent, 400))
+            # RFC 6749 §5.2, §3.1: only a grant type actually named can be unsupported.
+            named = sent.get("grant_type") not in (None, "", "client_credentials")
+            error = "unsupported_grant_type" if named else "invalid_request"
+            assert_refused(response, Case(sent, 400), error)
 
 
 class TestPlantConfigQuery:

@@ -15,18 +15,33 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voke_esm.config import Settings
 from voke_esm.db import release_connection, session_scope
-from voke_esm.errors import LoopbackOnly, Unauthorized, error_response
+from voke_esm.errors import (
+    ERROR_DIALECT,
+    ErrorDialect,
+    LoopbackOnly,
+    Unauthorized,
+    error_response,
+)
 from voke_esm.esm.repository import TradingCaller, TradingCallers
 from voke_esm.esm.tools import faults
 from voke_esm.esm.tools import service as tools_service
 from voke_esm.esm.tools.journal import TradingCall, trading_call, trading_call_of
-from voke_esm.esm.trading.paths import is_trading_path
+from voke_esm.esm.trading.paths import TRADING_PREFIX, is_trading_path
 from voke_esm.esm.trading.service import PlantReads
 from voke_esm.metrics import Metrics
 from voke_esm.ratelimit import RateLimiter
 from voke_esm.security import TRADING_ISSUER, Keyring, TokenError
 
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
+TOKEN_PATH = f"{TRADING_PREFIX}/token"
+_FORM = b"application/x-www-form-urlencoded"
+
+# How the trading endpoints' errors speak beyond §2 (CONTRACT §6): a refused client
+# authentication challenges with Basic; an OAuth2 form token request also gets RFC 6749's names;
+# the bearer endpoints' 401s tell the client its token is no good (RFC 6750 §3).
+TOKEN_ERRORS = ErrorDialect(challenge='Basic realm="voke-esm"')
+OAUTH2_FORM_ERRORS = ErrorDialect(oauth2=True, challenge='Basic realm="voke-esm"')
+BEARER_ERRORS = ErrorDialect(challenge='Bearer error="invalid_token"')
 
 
 @functools.lru_cache(maxsize=1024)  # a few peers call again and again; parsing is the cost
@@ -44,11 +59,28 @@ def is_loopback(host: str | None) -> bool:
     return address == ipaddress.IPv6Address("::1")
 
 
+def is_oauth2_form(scope: Scope) -> bool:
+    """Whether the request's body is the standard OAuth2 form (its Content-Type says so)."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == _FORM
+    return False
+
+
+def trading_error_dialect(scope: Scope) -> ErrorDialect:
+    if scope["path"] != TOKEN_PATH:
+        return BEARER_ERRORS
+    return OAUTH2_FORM_ERRORS if is_oauth2_form(scope) else TOKEN_ERRORS
+
+
 class LoopbackOnlyGuard:
     """Refuses trading calls from non-loopback peers before anything else runs (CONTRACT §6).
 
     It reads the TCP peer from the ASGI scope and never a header: `serve` runs uvicorn with
-    proxy headers off, so X-Forwarded-For cannot rewrite the peer either.
+    proxy headers off, so X-Forwarded-For cannot rewrite the peer either. Being the first to see
+    a trading call, it also puts the call's `ErrorDialect` on the scope, so that every error
+    answer to it, its own 403 included, speaks as §6 says.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -56,9 +88,10 @@ class LoopbackOnlyGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_trading_path(scope["path"]):
+            scope[ERROR_DIALECT] = trading_error_dialect(scope)
             peer = scope.get("client")
             if not is_loopback(peer[0] if peer else None):
-                await error_response(LoopbackOnly())(scope, receive, send)
+                await error_response(LoopbackOnly(), scope)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -5,7 +5,8 @@ cache, FastAPI's per-request work (matching the route among all the others, reso
 dependency afresh) costs more than everything the call itself does. So a well-formed call is
 answered here, by the very functions the routes use: `guard_trading_call` (token, caller query,
 fault rules, rate limit, journal) and `PlantReads` (cache, else database). Their errors get the
-envelope from the same place as every route's (`voke_esm.errors.handle_error`).
+envelope from the same place as every route's (`voke_esm.errors.handle_error`), in the dialect the
+trading guard put on the scope: a 401 carries the Bearer challenge here too (CONTRACT §6).
 
 A call that FastAPI would refuse before the guard runs (`plantId` missing, too long, or text no
 database can store) goes on to the route untouched, which answers it as it always has; the

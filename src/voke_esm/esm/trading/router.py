@@ -28,11 +28,14 @@ from voke_esm.esm.tools import faults
 from voke_esm.esm.tools.faults import InjectedFault
 from voke_esm.esm.trading import service as trading_service
 from voke_esm.esm.trading.deps import (
+    BEARER_ERRORS,
+    OAUTH2_FORM_ERRORS,
     PlantReadsDep,
     TradingCallDep,
     TradingCallersDep,
     apply_faults,
     guarded_caller,
+    is_oauth2_form,
 )
 from voke_esm.esm.trading.schemas import (
     PLANT_ID_MAX_LENGTH,
@@ -55,6 +58,14 @@ router = APIRouter(
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _FORM = "application/x-www-form-urlencoded"
+
+
+class UnsupportedGrantType(ValidationFailed):
+    """An OAuth2 form asking for a grant other than client_credentials (RFC 6749 §5.2)."""
+
+    oauth2_error = "unsupported_grant_type"
+
+
 _TOKEN_BODY_DOC = {
     "requestBody": {
         "required": True,
@@ -74,6 +85,18 @@ def _validated(model: type[_Model], data: Any) -> _Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(field_errors(exc.errors())) from None
+
+
+def _validated_form(fields: dict[str, Any]) -> OAuth2TokenForm:
+    try:
+        return OAuth2TokenForm.model_validate(fields)
+    except ValidationError as exc:
+        errors = field_errors(exc.errors())
+        # RFC 6749 §3.1: a parameter sent without a value is as if omitted, and a missing one
+        # is invalid_request; only a grant type actually named is unsupported.
+        if fields.get("grant_type") not in (None, "", "client_credentials"):
+            raise UnsupportedGrantType(errors) from None
+        raise ValidationFailed(errors) from None
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -96,7 +119,16 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     "/token",
     # JSON in, the seed's names out; the OAuth2 form in, OAuth2's names out.
     response_model=TokenRead | OAuth2TokenRead,
-    responses=error_responses(ValidationFailed, InvalidClient),
+    # Both error shapes (CONTRACT §6): §2's to JSON, with RFC 6749's names to the form.
+    responses=error_responses(
+        ValidationFailed,
+        UnsupportedGrantType,
+        InvalidClient,
+        LoopbackOnly,
+        RateLimited,
+        InjectedFault,
+        dialect=OAUTH2_FORM_ERRORS,
+    ),
     openapi_extra=_TOKEN_BODY_DOC,
 )
 async def exchange_token(
@@ -108,7 +140,8 @@ async def exchange_token(
     callers: TradingCallersDep,
 ) -> Any:
     """OAuth2 client-credentials exchange: the seed's JSON body or the standard OAuth2 form."""
-    is_form = request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM
+    # The form's errors speak OAuth2 through the dialect the trading guard put on the scope.
+    is_form = is_oauth2_form(request.scope)
     if is_form:
         form = await request.form()
         fields: dict[str, Any] = {
@@ -117,7 +150,7 @@ async def exchange_token(
         basic = _basic_credentials(request)
         if basic is not None:
             fields["client_id"], fields["client_secret"] = basic
-        oauth = _validated(OAuth2TokenForm, fields)
+        oauth = _validated_form(fields)
         client_id, client_secret = oauth.client_id, oauth.client_secret
     else:
         try:
@@ -160,7 +193,9 @@ def _json(body: bytes) -> Response:
 
 
 @router.get(
-    "/plant/list", response_model=list[TradingPlantRead], responses=error_responses(Unauthorized)
+    "/plant/list",
+    response_model=list[TradingPlantRead],
+    responses=error_responses(Unauthorized, dialect=BEARER_ERRORS),
 )
 async def list_plants(
     caller: Annotated[TradingCaller, guarded_caller("plant/list")], reads: PlantReadsDep
@@ -172,7 +207,7 @@ async def list_plants(
 @router.get(
     "/plant/config",
     response_model=PlantConfigRead,
-    responses=error_responses(ValidationFailed, Unauthorized, NotFound),
+    responses=error_responses(ValidationFailed, Unauthorized, NotFound, dialect=BEARER_ERRORS),
 )
 async def get_plant_config(
     caller: Annotated[TradingCaller, guarded_caller("plant/config", plant_from_query=True)],
@@ -193,7 +228,7 @@ async def get_plant_config(
 @router.post(
     "/plant/config/update",
     response_model=ConfigUpdateRead,
-    responses=error_responses(ValidationFailed, Unauthorized, NotFound),
+    responses=error_responses(ValidationFailed, Unauthorized, NotFound, dialect=BEARER_ERRORS),
 )
 async def update_plant_config(
     caller: Annotated[TradingCaller, guarded_caller("plant/config/update")],
