@@ -111,6 +111,12 @@ class Conflict(AppError):
             self.details.setdefault("errors", [{"field": self.field, "message": self.message}])
 
 
+class PreconditionFailed(AppError):
+    """An `If-Match` that no longer matches: the resource changed since the caller read it."""
+
+    code, status, default_message = "PRECONDITION_FAILED", 412, "Precondition failed"
+
+
 class PayloadTooLarge(AppError):
     code, status, default_message = "PAYLOAD_TOO_LARGE", 413, "Request body exceeds 1 MiB"
 

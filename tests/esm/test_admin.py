@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -579,12 +580,15 @@ class TestPatchPlant:
         assert first.status_code == 200, first.text
         assert first.json()["timeConfigs"] == WHOLE_DAY
         after_first = await config_of(api, org, plant["externalPlantId"])
-        # The same blocks again are still a new version: the PATCH carries timeConfigs.
+        # The same blocks again are not a new version (CONTRACT §4, amended); other ones are.
         await api.http.patch(path, json={"timeConfigs": WHOLE_DAY}, headers=api.headers)
         after_second = await config_of(api, org, plant["externalPlantId"])
+        await api.http.patch(path, json={"timeConfigs": SEED_BLOCKS}, headers=api.headers)
+        after_third = await config_of(api, org, plant["externalPlantId"])
 
         assert (after_first["version"], after_first["timeConfigs"]) == (2, WHOLE_DAY)
-        assert after_second["version"] == 3
+        assert (after_second["version"], after_second["timeConfigs"]) == (2, WHOLE_DAY)
+        assert (after_third["version"], after_third["timeConfigs"]) == (3, SEED_BLOCKS)
 
     async def test_without_time_configs_the_config_version_stays(self, api: Api) -> None:
         org = await api.enabled_org()
@@ -696,3 +700,273 @@ class TestAdminAuth:
         assert (response.status_code, response.json()) == (401, TOKEN_REFUSED)
         config = await api.plant_config(api.token, org.default_plant_id)
         assert (config.status_code, config.json()) == (401, TOKEN_REFUSED)
+
+
+# Lost updates: ETag and If-Match on one plant (CONTRACT §4, §2 PRECONDITION_FAILED) -----------
+
+STRONG_ETAG = re.compile(r'"[^"\s]+"')
+PLANT_CHANGED = "The plant changed since you read it"
+
+
+def precondition_failed(current_etag: str) -> dict[str, Any]:
+    return error_body(412, "PRECONDITION_FAILED", PLANT_CHANGED, {"etag": current_etag})
+
+
+async def read_plant(api: Api, plant_id: str) -> tuple[dict[str, Any], str]:
+    """The plant as GET shows it, and its ETag."""
+    response = await api.http.get(f"{ADMIN}/plants/{plant_id}", headers=api.headers)
+    assert response.status_code == 200, response.text
+    etag = response.headers.get("etag")
+    assert etag is not None
+    assert STRONG_ETAG.fullmatch(etag), etag
+    return dict(response.json()), etag
+
+
+async def patch_plant(
+    api: Api, plant_id: str, body: dict[str, Any], if_match: str | None = None
+) -> httpx.Response:
+    headers = dict(api.headers)
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    return await api.http.patch(f"{ADMIN}/plants/{plant_id}", json=body, headers=headers)
+
+
+async def delete_plant(api: Api, plant_id: str, if_match: str | None = None) -> httpx.Response:
+    headers = dict(api.headers)
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    return await api.http.delete(f"{ADMIN}/plants/{plant_id}", headers=headers)
+
+
+class TestPlantETag:
+    async def test_get_and_patch_carry_a_strong_etag_that_changes_with_the_plant(
+        self, api: Api
+    ) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+        _, first = await read_plant(api, plant["id"])
+        _, again = await read_plant(api, plant["id"])
+        assert again == first  # reading changes nothing
+
+        patched = await patch_plant(api, plant["id"], {"name": "Renamed"})
+
+        assert patched.status_code == 200, patched.text
+        assert patched.headers["etag"] not in {None, first}
+        _, now = await read_plant(api, plant["id"])
+        assert now == patched.headers["etag"]
+
+    async def test_changes_after_a_trading_config_update(self, api: Api) -> None:
+        org = await api.enabled_org()
+        (plant,) = await api.sandbox_plants(clientId=org.client_id)
+        _, before = await read_plant(api, plant["id"])
+        token = await api.trading_token(org.client_id, org.client_secret)
+
+        update = await api.update_config(token, org.default_plant_id, WHOLE_DAY)
+
+        assert update.json()["resultCode"] == "applied_ok", update.text
+        _, after = await read_plant(api, plant["id"])
+        assert after != before
+        stale = await patch_plant(api, plant["id"], {"description": "mine"}, if_match=before)
+        assert (stale.status_code, stale.json()) == (412, precondition_failed(after))
+
+    async def test_changes_after_a_snapshot_restore(self, api: Api) -> None:
+        org = await api.enabled_org()
+        (plant,) = await api.sandbox_plants(clientId=org.client_id)
+        _, before = await read_plant(api, plant["id"])
+        snapshot = await api.http.get(
+            f"{ADMIN}/snapshot", params={"orgId": org.id}, headers=api.headers
+        )
+        (kept,) = snapshot.json()["plants"]
+
+        restored = await api.http.put(
+            f"{ADMIN}/snapshot",
+            params={"orgId": org.id},
+            json={"plants": [{**kept, "name": "Restored"}]},
+            headers=api.headers,
+        )
+
+        assert restored.status_code == 200, restored.text
+        body, after = await read_plant(api, plant["id"])
+        assert body["name"] == "Restored"
+        assert after != before
+
+    async def test_a_plant_created_again_gets_a_tag_the_old_one_never_had(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, externalPlantId="AGAIN")
+        _, old = await read_plant(api, plant["id"])
+        assert (await delete_plant(api, plant["id"])).status_code == 200
+        again = await api.create_sandbox_plant(org.client_id, externalPlantId="AGAIN")
+        _, new = await read_plant(api, again["id"])
+
+        assert new != old
+        stale = await patch_plant(api, again["id"], {"name": "x"}, if_match=old)
+        assert (stale.status_code, stale.json()) == (412, precondition_failed(new))
+
+
+class TestIfMatch:
+    async def test_a_matching_tag_or_a_star_applies_the_patch(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id)
+        _, etag = await read_plant(api, plant["id"])
+
+        first = await patch_plant(api, plant["id"], {"name": "First"}, if_match=etag)
+        assert first.status_code == 200, first.text
+        # A list of tags matches when one of them does; `*` matches any existing plant.
+        listed = f'"nope", W/{first.headers["etag"]}, {first.headers["etag"]}'
+        second = await patch_plant(api, plant["id"], {"name": "Second"}, if_match=listed)
+        assert second.status_code == 200, second.text
+        third = await patch_plant(api, plant["id"], {"name": "Third"}, if_match="*")
+        assert third.status_code == 200, third.text
+        assert (await read_plant(api, plant["id"]))[0]["name"] == "Third"
+
+    async def test_a_stale_patch_is_412_and_changes_nothing(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+        _, opened = await read_plant(api, plant["id"])
+        assert (await patch_plant(api, plant["id"], {"name": "Theirs"})).status_code == 200
+        stored, current = await read_plant(api, plant["id"])
+
+        stale = await patch_plant(
+            api,
+            plant["id"],
+            {"name": "Mine", "description": "mine", "timeConfigs": WHOLE_DAY},
+            if_match=opened,
+        )
+
+        assert stale.status_code == 412
+        assert stale.json() == precondition_failed(current)
+        assert stale.headers["etag"] == current
+        assert await read_plant(api, plant["id"]) == (stored, current)
+        assert (await config_of(api, org, plant["externalPlantId"]))["version"] == 1
+
+    async def test_a_weak_tag_never_matches(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id)
+        stored, etag = await read_plant(api, plant["id"])
+
+        weak = await patch_plant(api, plant["id"], {"name": "Mine"}, if_match=f"W/{etag}")
+
+        assert (weak.status_code, weak.json()) == (412, precondition_failed(etag))
+        assert await read_plant(api, plant["id"]) == (stored, etag)
+
+    async def test_a_stale_delete_is_412_and_keeps_the_plant(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id)
+        _, opened = await read_plant(api, plant["id"])
+        assert (await patch_plant(api, plant["id"], {"name": "Theirs"})).status_code == 200
+        stored, current = await read_plant(api, plant["id"])
+
+        stale = await delete_plant(api, plant["id"], if_match=opened)
+
+        assert (stale.status_code, stale.json()) == (412, precondition_failed(current))
+        assert await read_plant(api, plant["id"]) == (stored, current)
+        fresh = await delete_plant(api, plant["id"], if_match=current)
+        assert fresh.status_code == 200, fresh.text
+        gone = await api.http.get(f"{ADMIN}/plants/{plant['id']}", headers=api.headers)
+        assert (gone.status_code, gone.json()) == (404, PLANT_NOT_FOUND)
+
+    async def test_an_unknown_plant_is_still_not_found(self, api: Api) -> None:
+        path = f"{ADMIN}/plants/{uuid.uuid4()}"
+        headers = {**api.headers, "If-Match": '"stale"'}
+        for method, body in (("PATCH", {"name": "x"}), ("DELETE", None)):
+            response = await api.http.request(method, path, json=body, headers=headers)
+            assert (response.status_code, response.json()) == (404, PLANT_NOT_FOUND), method
+
+    async def test_concurrent_patches_with_one_tag_let_exactly_one_through(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+        _, etag = await read_plant(api, plant["id"])
+        schedules = [[{**WHOLE_DAY[0], "pBatMax": 10 + writer}] for writer in range(6)]
+
+        answers = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    patch_plant(api, plant["id"], {"timeConfigs": blocks}, if_match=etag)
+                    for blocks in schedules
+                )
+            ),
+            timeout=60,
+        )
+
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200] + [412] * 5, [answer.text for answer in answers]
+        (winner,) = (answer for answer in answers if answer.status_code == 200)
+        stored, current = await read_plant(api, plant["id"])
+        assert current == winner.headers["etag"]
+        assert stored["timeConfigs"] == winner.json()["timeConfigs"]
+        assert (await config_of(api, org, plant["externalPlantId"]))["version"] == 2
+
+    async def test_the_412_is_documented_for_patch_and_delete(self, api: Api) -> None:
+        schema = (await api.http.get("/openapi.json")).json()
+        operations = schema["paths"][f"{ADMIN}/plants/{{id}}"]
+
+        for method in ("patch", "delete"):
+            examples = operations[method]["responses"]["412"]["content"]["application/json"]
+            assert "PRECONDITION_FAILED" in examples["examples"], method
+        assert "412" not in operations["get"]["responses"]
+
+
+class TestNoOpPatch:
+    """A PATCH that changes nothing is not a version (CONTRACT §4)."""
+
+    async def test_the_same_blocks_reordered_keys_and_10_0_are_no_new_version(
+        self, api: Api
+    ) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+        stored, etag = await read_plant(api, plant["id"])
+        # Numerically equal (10 == 10.0), keys in another order: the same schedule.
+        same = [
+            {key: float(value) if isinstance(value, int) else value for key, value in block.items()}
+            for block in SEED_BLOCKS
+        ]
+        same = [dict(reversed(list(block.items()))) for block in same]
+
+        response = await patch_plant(api, plant["id"], {"timeConfigs": same}, if_match=etag)
+
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"] == etag
+        assert response.json()["updatedAt"] == stored["updatedAt"]
+        assert await read_plant(api, plant["id"]) == (stored, etag)
+        assert (await config_of(api, org, plant["externalPlantId"]))["version"] == 1
+
+    async def test_a_patch_of_equal_values_leaves_updated_at_alone(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(
+            org.client_id, description="d", capacityKwh=150, timeConfigs=SEED_BLOCKS
+        )
+        stored, etag = await read_plant(api, plant["id"])
+        same = {
+            "name": stored["name"],
+            "description": "d",
+            "capacityKwh": 150.0,
+            "configEnabled": stored["configEnabled"],
+            "timeConfigs": SEED_BLOCKS,
+        }
+
+        for body in ({}, same):
+            response = await patch_plant(api, plant["id"], body)
+            assert response.status_code == 200, response.text
+            assert response.json() == stored
+            assert response.headers["etag"] == etag
+        assert await read_plant(api, plant["id"]) == (stored, etag)
+        assert (await config_of(api, org, plant["externalPlantId"]))["version"] == 1
+
+    async def test_other_fields_change_but_equal_blocks_keep_the_version(self, api: Api) -> None:
+        org = await api.enabled_org()
+        plant = await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
+        _, etag = await read_plant(api, plant["id"])
+
+        response = await patch_plant(
+            api, plant["id"], {"description": "new", "timeConfigs": SEED_BLOCKS}, if_match=etag
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["description"] == "new"
+        assert response.headers["etag"] != etag
+        assert (await config_of(api, org, plant["externalPlantId"]))["version"] == 1
+        # Blocks in another order are another schedule: a new version.
+        swapped = await patch_plant(api, plant["id"], {"timeConfigs": SEED_BLOCKS[::-1]})
+        assert swapped.status_code == 200, swapped.text
+        config = await config_of(api, org, plant["externalPlantId"])
+        assert (config["version"], config["timeConfigs"]) == (2, SEED_BLOCKS[::-1])

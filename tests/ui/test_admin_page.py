@@ -504,3 +504,175 @@ def test_clock_control_follows_the_services_openapi(page: Page, service: Service
     page.get_by_role("button", name="Advance clock").click()
     expect(page.locator("#clock-now")).to_contain_text("Simulated time")
     assert advanced == [{"minutes": 90}]
+
+
+# Lost updates (CONTRACT §4): the editor sends what changed, with If-Match ------------------------
+
+WHOLE_DAY = [
+    {"from": "00:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}
+]
+THREE_BLOCKS = [
+    {"from": "00:00", "to": "06:00", "pBatMax": 5, "pBatMin": -5, "socMax": 80, "socMin": 20},
+    {"from": "06:00", "to": "18:00", "pBatMax": 15, "pBatMin": -15, "socMax": 90, "socMin": 25},
+    {"from": "18:00", "to": "23:59", "pBatMax": 25, "pBatMin": -25, "socMax": 95, "socMin": 30},
+]
+
+
+class Voke:
+    """Voke's side of one enabled org: pushes schedules as its trading sync would."""
+
+    def __init__(self, service: Service, credentials: dict[str, str]) -> None:
+        self.trading = f"{service.base_url}/api/v1/voke-esm/trading"
+        exchange = {
+            "clientId": credentials["clientId"],
+            "clientSecret": credentials["clientSecret"],
+        }
+        token = httpx.post(f"{self.trading}/token", json=exchange).json()["accessToken"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.pushed = 0
+
+    def push(self, plant_id: str, time_configs: list[dict[str, object]]) -> int:
+        """Apply a schedule; its config version."""
+        self.pushed += 1
+        body = {
+            "plantId": plant_id,
+            "configUpdateReqCode": f"ui-push-{self.pushed}",
+            "validateOnly": False,
+            "timeConfigs": time_configs,
+        }
+        answer = httpx.post(f"{self.trading}/plant/config/update", json=body, headers=self.headers)
+        assert answer.json()["resultCode"] == "applied_ok", answer.text
+        return int(answer.json()["version"])
+
+
+def _stored(http: httpx.Client, org_id: str) -> tuple[dict[str, object], int]:
+    """The org's one plant as the admin API has it, and its config version."""
+    (plant,) = http.get("/api/v1/voke-esm/admin/plants", params={"orgId": org_id}).json()
+    (snapshot,) = http.get("/api/v1/voke-esm/admin/snapshot", params={"orgId": org_id}).json()[
+        "plants"
+    ]
+    return plant, int(snapshot["version"])
+
+
+def test_an_edit_never_overwrites_what_voke_pushed(page: Page, service: Service) -> None:
+    """The issue's reproduction: the editor was opened (or the table loaded) before Voke pushed
+    a schedule, and only the description is edited."""
+    http, credentials, org_id = _enabled_org(service, "Push Org")
+    voke = Voke(service, credentials)
+    plant, version = _stored(http, org_id)
+    assert version == 1
+    edit = f"Edit {plant['name']}"
+
+    page.goto("/platform/voke-esm")
+    sign_in(page)
+    page.get_by_label("Organization", exact=True).select_option(label="Push Org")
+    row = page.locator("#plants-body tr", has_text=str(plant["externalPlantId"]))
+    expect(row).to_contain_text("2 blocks")
+
+    # The editor is open when Voke pushes: the save is refused, the page says what changed.
+    row.get_by_role("button", name=edit).click()
+    editor = page.get_by_role("dialog", name=edit)
+    expect(editor.locator(".block")).to_have_count(2)
+    assert voke.push(str(plant["externalPlantId"]), WHOLE_DAY) == 2
+    editor.get_by_label("Description").fill("Edited in the page")
+    editor.get_by_role("button", name="Save changes").click()
+    conflict = editor.locator("#plant-conflict")
+    expect(conflict).to_contain_text("This plant changed since you opened it: nothing was saved.")
+    expect(conflict).to_contain_text("Time config: now 00:00–23:59 (-50 to 50 kW, SoC 20–90 %)")
+    expect(conflict).to_contain_text("discards your changes (Description)")
+    stored, version = _stored(http, org_id)
+    assert version == 2
+    assert stored == {**plant, "timeConfigs": WHOLE_DAY, "updatedAt": stored["updatedAt"]}
+
+    # Reload puts the stored plant in the editor; the description edit is made again and saved.
+    editor.get_by_role("button", name="Reload plant").click()
+    expect(conflict).to_be_hidden()
+    expect(editor.locator(".block")).to_have_count(1)
+    expect(editor.get_by_label("Description")).to_have_value(str(plant["description"]))
+    editor.get_by_label("Description").fill("Edited in the page")
+    editor.get_by_role("button", name="Save changes").click()
+    expect(editor).to_be_hidden()
+    stored, version = _stored(http, org_id)
+    assert (stored["description"], stored["timeConfigs"], version) == (
+        "Edited in the page",
+        WHOLE_DAY,
+        2,
+    )
+
+    # The table is stale (the journal paused) when Voke pushes: Edit reads the plant afresh.
+    page.get_by_role("button", name="Pause").click()
+    assert voke.push(str(plant["externalPlantId"]), THREE_BLOCKS) == 3
+    row.get_by_role("button", name=edit).click()
+    expect(editor.locator(".block")).to_have_count(3)
+    editor.get_by_label("Description").fill("Edited again")
+    editor.get_by_role("button", name="Save changes").click()
+    expect(editor).to_be_hidden()
+    stored, version = _stored(http, org_id)
+    assert (stored["description"], stored["timeConfigs"], version) == (
+        "Edited again",
+        THREE_BLOCKS,
+        3,
+    )
+
+    # With the journal running, the table shows Voke's next push by itself.
+    page.get_by_role("button", name="Resume").click()
+    assert voke.push(str(plant["externalPlantId"]), WHOLE_DAY) == 4
+    expect(row).to_contain_text("1 block", timeout=20_000)
+    http.close()
+
+
+def test_an_unchanged_save_sends_nothing_and_a_delete_checks_the_plant(
+    page: Page, service: Service
+) -> None:
+    http, credentials, org_id = _enabled_org(service, "Unchanged Org")
+    voke = Voke(service, credentials)
+    plant, _ = _stored(http, org_id)
+    sent: list[tuple[str, dict[str, str]]] = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append((request.method, request.headers))
+            if request.method in {"PATCH", "DELETE"}
+            else None
+        ),
+    )
+    page.goto("/platform/voke-esm")
+    sign_in(page)
+    page.get_by_label("Organization", exact=True).select_option(label="Unchanged Org")
+    row = page.locator("#plants-body tr", has_text=str(plant["externalPlantId"]))
+
+    # Saving what was opened sends nothing and says so: no new version, no new updatedAt.
+    row.get_by_role("button", name=f"Edit {plant['name']}").click()
+    editor = page.get_by_role("dialog", name=f"Edit {plant['name']}")
+    editor.get_by_role("button", name="Save changes").click()
+    expect(editor).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="No changes to save.")).to_be_visible()
+    assert sent == []
+    assert _stored(http, org_id) == (plant, 1)
+
+    # A block edited and edited back is no change either (compared as numbers).
+    row.get_by_role("button", name=f"Edit {plant['name']}").click()
+    page.locator("#block-0-pBatMax").fill("10.0")
+    editor.get_by_role("button", name="Save changes").click()
+    expect(editor).to_be_hidden()
+    assert sent == []
+    assert _stored(http, org_id) == (plant, 1)
+
+    # Delete asks with the plant as it is; if it changes before the answer, nothing is deleted.
+    row.get_by_role("button", name=f"Delete {plant['name']}").click()
+    confirm = page.get_by_role("dialog", name=f"Delete plant “{plant['name']}”?")
+    voke.push(str(plant["externalPlantId"]), WHOLE_DAY)
+    confirm.get_by_role("button", name="Delete plant").click()
+    expect(confirm).to_contain_text("This changed since you opened it")
+    ((method, headers),) = sent
+    assert method == "DELETE"
+    assert headers.get("if-match"), headers
+    assert _stored(http, org_id)[1] == 2  # still there
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(row).to_contain_text("1 block")  # the table shows what changed
+
+    row.get_by_role("button", name=f"Delete {plant['name']}").click()
+    confirm.get_by_role("button", name="Delete plant").click()
+    expect(row).to_have_count(0)
+    assert http.get("/api/v1/voke-esm/admin/plants", params={"orgId": org_id}).json() == []
+    http.close()

@@ -298,6 +298,12 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
+async def refresh_plant_revision(session: AsyncSession, plant: SandboxPlant) -> None:
+    """Read back the revision the database's trigger gave the flushed plant: the ORM does not
+    see the trigger's write (on SQLite an AFTER trigger, which RETURNING would miss too)."""
+    await session.refresh(plant, attribute_names=["revision"])
+
+
 async def delete_plant(session: AsyncSession, plant: SandboxPlant) -> None:
     await session.delete(plant)
     await session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from voke_esm.auth.deps import SuperAdmin
 from voke_esm.deps import KeyringDep, SessionDep, SettingsDep
@@ -26,6 +26,7 @@ from voke_esm.esm.admin.schemas import (
     SandboxPlantUpdate,
     StatusRead,
 )
+from voke_esm.esm.admin.service import PlantChanged
 from voke_esm.schemas import MessageRead
 
 router = APIRouter(
@@ -36,6 +37,14 @@ router = APIRouter(
 
 OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
 PlantId = Annotated[uuid.UUID, "the sandbox plant's UUID"]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="the plant's `ETag` as last read (or `*`): if the plant changed since, "
+        "nothing is changed and the answer is 412 PRECONDITION_FAILED",
+    ),
+]
 
 
 @router.post(
@@ -118,9 +127,13 @@ async def list_plants(
     response_model=SandboxPlantRead,
     responses=error_responses(InvalidUuid, NotFound),
 )
-async def get_plant(id: PlantId, _: SuperAdmin, session: SessionDep) -> SandboxPlantRead:
-    """Get a single Voke ESM plant by id."""
-    return SandboxPlantRead.model_validate(await admin_service.get_plant(session, id))
+async def get_plant(
+    id: PlantId, _: SuperAdmin, session: SessionDep, response: Response
+) -> SandboxPlantRead:
+    """Get a single Voke ESM plant by id; its `ETag` goes back as `If-Match` on PATCH or DELETE."""
+    plant = await admin_service.get_plant(session, id)
+    response.headers["ETag"] = admin_service.plant_etag(plant)
+    return SandboxPlantRead.model_validate(plant)
 
 
 @router.post(
@@ -141,25 +154,34 @@ async def create_plant(
 @router.patch(
     "/plants/{id}",
     response_model=SandboxPlantRead,
-    responses=error_responses(InvalidUuid, ValidationFailed, NotFound),
+    responses=error_responses(InvalidUuid, ValidationFailed, NotFound, PlantChanged),
 )
 async def update_plant(
     id: PlantId,
     body: SandboxPlantUpdate,
     _: SuperAdmin,
     session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> SandboxPlantRead:
-    """Update a Voke ESM plant; new `timeConfigs` are a new config version."""
+    """Update a Voke ESM plant; `timeConfigs` other than the stored ones are a new config
+    version, and a PATCH that changes nothing changes nothing (not even `updatedAt`)."""
     changes = body.model_dump(exclude_unset=True, exclude={"time_configs"})
     if body.time_configs is not None:
         changes["time_configs"] = [block.as_json() for block in body.time_configs]
-    return SandboxPlantRead.model_validate(await admin_service.update_plant(session, id, changes))
+    plant = await admin_service.update_plant(session, id, changes, if_match=if_match)
+    response.headers["ETag"] = admin_service.plant_etag(plant)
+    return SandboxPlantRead.model_validate(plant)
 
 
 @router.delete(
-    "/plants/{id}", response_model=MessageRead, responses=error_responses(InvalidUuid, NotFound)
+    "/plants/{id}",
+    response_model=MessageRead,
+    responses=error_responses(InvalidUuid, NotFound, PlantChanged),
 )
-async def delete_plant(id: PlantId, _: SuperAdmin, session: SessionDep) -> MessageRead:
+async def delete_plant(
+    id: PlantId, _: SuperAdmin, session: SessionDep, if_match: IfMatch = None
+) -> MessageRead:
     """Delete a Voke ESM plant."""
-    await admin_service.delete_plant(session, id)
+    await admin_service.delete_plant(session, id, if_match=if_match)
     return MessageRead(message="Voke ESM plant deleted")

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.errors import Conflict, NotFound, ValidationFailed
+from voke_esm.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from voke_esm.esm import repository
 from voke_esm.esm.models import SandboxClient, SandboxPlant
 from voke_esm.esm.time_configs import SEED_BLOCKS, check_time_configs
@@ -27,6 +27,16 @@ class SandboxPlantNotFound(NotFound):
 class ExternalPlantIdTaken(Conflict):
     field = "externalPlantId"
     default_message = "externalPlantId is already used by another plant of this clientId"
+
+
+class PlantChanged(PreconditionFailed):
+    default_message = "The plant changed since you read it"
+
+    def __init__(self, current_etag: str | None = None) -> None:
+        # The current tag, so that a caller can tell what it would overwrite and read it afresh.
+        details = {"etag": current_etag} if current_etag else None
+        headers = {"ETag": current_etag} if current_etag else None
+        super().__init__(details=details, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,21 +162,69 @@ async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> Sandbox
 
 
 async def update_plant(
-    session: AsyncSession, plant_id: uuid.UUID, changes: dict[str, Any]
+    session: AsyncSession,
+    plant_id: uuid.UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None = None,
 ) -> SandboxPlant:
+    """Apply `changes`; only those that differ from what is stored count (CONTRACT §4).
+
+    New `timeConfigs` are a new config version; the same blocks again are not, and a PATCH
+    that changes nothing leaves `updatedAt`, and so the ETag, alone.
+    """
     new_blocks = changes.get("time_configs")
     if new_blocks is not None and (errors := check_time_configs(new_blocks)):
         raise ValidationFailed(errors)
-    # A schedule change is a new config version (CONTRACT §4): lock the row as trading updates do.
-    plant = await get_plant(session, plant_id, for_update=new_blocks is not None)
-    for field, value in changes.items():
+    # The row lock (SQLite: the write lock BEGIN IMMEDIATE took) makes the If-Match check, the
+    # comparison with the stored blocks and the version bump one step: no other write of the
+    # plant, a trading update included, can come between them.
+    plant = await get_plant(session, plant_id, for_update=True)
+    require_if_match(plant, if_match)
+    # Python compares as §4 asks: blocks in order, each field equal, numbers by value (10 ==
+    # 10.0), keys in any order.
+    changed = {field: value for field, value in changes.items() if getattr(plant, field) != value}
+    if not changed:
+        return plant
+    for field, value in changed.items():
         setattr(plant, field, value)
-    if new_blocks is not None:
+    if "time_configs" in changed:
         plant.config_version += 1
     plant.updated_at = utc_now()
     await repository.flush(session)
+    await repository.refresh_plant_revision(session, plant)
     return plant
 
 
-async def delete_plant(session: AsyncSession, plant_id: uuid.UUID) -> None:
-    await repository.delete_plant(session, await get_plant(session, plant_id))
+async def delete_plant(
+    session: AsyncSession, plant_id: uuid.UUID, *, if_match: str | None = None
+) -> None:
+    plant = await get_plant(session, plant_id, for_update=if_match is not None)
+    require_if_match(plant, if_match)
+    await repository.delete_plant(session, plant)
+
+
+# Lost updates (CONTRACT §4) ---------------------------------------------------------------------
+
+
+def plant_etag(plant: SandboxPlant) -> str:
+    """A strong ETag that changes whenever the plant does, by any route.
+
+    `revision` is bumped by a database trigger on every update of the row (admin, trading
+    update, restore, any instance); the row id makes a plant deleted and created again a new
+    series, never a tag the old one had.
+    """
+    return f'"{plant.id.hex}-{plant.revision}"'
+
+
+def require_if_match(plant: SandboxPlant, if_match: str | None) -> None:
+    """Raise PlantChanged unless `if_match` (absent, `*`, or a list of tags) matches the plant.
+
+    Strong comparison (RFC 9110 §13.1.1): a weak tag (`W/"…"`) or an unquoted value never
+    matches. Call it with the row locked, so that the plant cannot change after the check.
+    """
+    if if_match is None:
+        return
+    current = plant_etag(plant)
+    if not any(tag.strip() in ("*", current) for tag in if_match.split(",")):
+        raise PlantChanged(current)

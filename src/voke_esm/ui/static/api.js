@@ -25,12 +25,18 @@ export class NetworkError extends Error {
   }
 }
 
-export async function request(method, path, { token, body, query } = {}) {
+export async function request(method, path, options = {}) {
+  return (await requestWithHeaders(method, path, options)).data;
+}
+
+/** Like request(), with the answer's headers too (a plant's ETag, CONTRACT §4). */
+export async function requestWithHeaders(method, path, options = {}) {
+  const { token, body, query, headers: extra } = options;
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null) url.searchParams.set(key, value);
   }
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", ...extra };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
 
@@ -53,7 +59,7 @@ export async function request(method, path, { token, body, query } = {}) {
   } catch {
     data = null;
   }
-  if (response.ok) return data;
+  if (response.ok) return { data, headers: response.headers };
 
   const envelope =
     data && typeof data === "object" && !Array.isArray(data)
@@ -82,6 +88,8 @@ export function describeError(error) {
       return `${sentence(error.message)} Sign in again.`;
     case "FORBIDDEN":
       return "This needs a SuperAdmin account.";
+    case "PRECONDITION_FAILED":
+      return "This changed since you opened it: nothing was saved. Reload it, then try again.";
     case "SERVICE_UNAVAILABLE":
       return "The service cannot reach its database right now. Try again shortly.";
     case "INTERNAL_SERVER_ERROR":

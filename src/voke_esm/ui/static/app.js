@@ -1,6 +1,6 @@
 // The admin page (CONTRACT §10): sign in, pick an org, enable or disable its sandbox,
 // manage its plants, and use the sandbox tools of §11 (journal, faults, snapshot, reset, clock).
-import { ApiError, describeError, request, sentence } from "./api.js";
+import { ApiError, describeError, request, requestWithHeaders, sentence } from "./api.js";
 
 const TOKEN_KEY = "voke-esm.token";
 const ORG_KEY = "voke-esm.orgId";
@@ -16,6 +16,18 @@ const RULE_KEYS = ["endpoint", "kind", "status", "latencyMs", "jitterMs", "proba
 const RULE_KIND_KEYS = { error: ["status"], latency: ["latencyMs", "jitterMs"], drop: [] };
 const BLOCK_KEYS = ["from", "to", "pBatMin", "pBatMax", "socMin", "socMax"];
 const NUMBER_KEYS = new Set(["pBatMin", "pBatMax", "socMin", "socMax"]);
+// What the plant editor can change (a PATCH body's fields), as the editor labels them.
+const PLANT_FIELDS = {
+  name: "Name",
+  description: "Description",
+  fvePeakPowerKwp: "PV peak power",
+  capacityKwh: "Battery capacity",
+  configEnabled: "Config enabled",
+  plantWithLoad: "Plant with load",
+  esiState: "ESI state",
+  timeConfigs: "Time config",
+};
+const CONFIG_UPDATE_PATH = "/api/v1/voke-esm/trading/plant/config/update";
 const DEFAULT_BLOCKS = [
   { from: "00:00", to: "07:00", pBatMax: 10, pBatMin: -10, socMax: 95, socMin: 20 },
   { from: "07:00", to: "23:59", pBatMax: 50, pBatMin: -50, socMax: 90, socMin: 30 },
@@ -40,7 +52,10 @@ const state = {
   faults: null, // the org's fault setup as last loaded or saved
   faultsDirty: false, // the editor holds changes not saved yet: refreshing would lose them
   rules: [], // the fault editor's rows, as the inputs hold them (strings)
-  editing: null, // the plant being edited, null when creating one
+  editing: null, // the plant being edited as the API last gave it, null when creating one
+  editingEtag: null, // its ETag then: every PATCH sends it as If-Match (CONTRACT §4)
+  editingForm: null, // the editor's fields as they were filled in: a PATCH sends what differs
+  lastConfigUpdate: null, // {orgId, key} of the newest applied config update the journal showed
   blocks: [], // the time-config editor's rows, as the inputs hold them (strings)
 };
 
@@ -50,6 +65,19 @@ class SessionEnded extends Error {}
 async function api(method, path, options = {}) {
   try {
     return await request(method, path, { ...options, token: state.token });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      signOut("Your session has ended. Sign in again to continue.");
+      throw new SessionEnded();
+    }
+    throw error;
+  }
+}
+
+/** api() with the answer's headers: {data, headers}. */
+async function apiWithHeaders(method, path, options = {}) {
+  try {
+    return await requestWithHeaders(method, path, { ...options, token: state.token });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signOut("Your session has ended. Sign in again to continue.");
@@ -622,6 +650,10 @@ function cell(label, ...children) {
 
 function renderPlants() {
   const body = $("#plants-body");
+  // A refresh while the user is on a row's button keeps them there.
+  const focused = body.contains(document.activeElement)
+    ? document.activeElement.getAttribute("aria-label")
+    : null;
   if (!state.plants.length) {
     showPlantsMessage("No sandbox plants for this organization.", "empty");
     return;
@@ -652,7 +684,7 @@ function renderPlants() {
         class: "btn small danger-outline",
         text: "Delete",
         "aria-label": `Delete ${plant.name}`,
-        onclick: () => deletePlant(plant),
+        onclick: (event) => deletePlant(plant, event.currentTarget),
       }),
     );
     return el(
@@ -687,25 +719,70 @@ function renderPlants() {
   });
   body.replaceChildren(...rows);
   $("#plants-card").setAttribute("aria-busy", "false");
+  if (focused) $(`[aria-label="${CSS.escape(focused)}"]`, body)?.focus();
+}
+
+/** The plants table afresh, e.g. after the journal showed Voke pushing a new schedule. */
+async function loadPlants() {
+  const seq = state.loadSeq;
+  const orgId = state.orgId;
+  if (!orgId) return;
+  let plants;
+  try {
+    plants = await api("GET", `${ADMIN}/plants`, { query: { orgId } });
+  } catch (error) {
+    if (!(error instanceof SessionEnded)) toast(describeError(error), "error");
+    return;
+  }
+  if (seq !== state.loadSeq || orgId !== state.orgId) return;
+  state.plants = plants;
+  renderPlants();
+  noticeEditedPlantChanged();
 }
 
 $("#refresh-plants").addEventListener("click", (event) =>
   busy(event.currentTarget, () => loadOrgData()),
 );
 
-async function deletePlant(plant) {
+async function deletePlant(plant, button) {
+  // The plant as stored now, and its ETag: the DELETE sends it as If-Match, so a plant that
+  // changes after this question was asked is not deleted unseen (CONTRACT §4).
+  let fresh;
+  try {
+    fresh = await busy(button, () => fetchPlant(plant.id));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      toast(`Plant “${plant.name}” was already deleted.`);
+      await loadPlants();
+    } else {
+      reportError(error);
+    }
+    return;
+  }
+  if (!fresh) return; // a click while the first one still runs
+  const changed = changedFields(plant, fresh.plant).map((key) => PLANT_FIELDS[key]);
+  if (changed.length) await loadPlants();
+  const { externalPlantId } = fresh.plant;
   const done = await confirmAction({
-    title: `Delete plant “${plant.name}”?`,
+    title: `Delete plant “${fresh.plant.name}”?`,
     body: [
-      `The sandbox plant ${plant.externalPlantId} and its time config are deleted for good. ` +
+      changed.length
+        ? `It changed since the table was loaded (${changed.join(", ")}); ` +
+          "the table now shows it as stored."
+        : null,
+      `The sandbox plant ${externalPlantId} and its time config are deleted for good. ` +
         "A Voke plant linked to it finds nothing to sync any more.",
-    ],
+    ].filter(Boolean),
     confirmLabel: "Delete plant",
     danger: true,
-    action: () => api("DELETE", `${ADMIN}/plants/${plant.id}`),
+    action: () =>
+      api("DELETE", `${ADMIN}/plants/${plant.id}`, { headers: { "If-Match": fresh.etag } }),
   });
-  if (!done) return;
-  toast(`Plant “${plant.name}” deleted.`);
+  if (!done) {
+    await loadPlants(); // after a 412 the table shows what changed
+    return;
+  }
+  toast(`Plant “${fresh.plant.name}” deleted.`);
   await loadOrgData();
   $("#new-plant").disabled ? $("#refresh-plants").focus() : $("#new-plant").focus();
 }
@@ -805,9 +882,44 @@ function suggestExternalId() {
   }
 }
 
-function openPlantDialog(plant, opener) {
+/** One plant as stored now, with its ETag: {plant, etag}. */
+async function fetchPlant(id) {
+  const { data, headers } = await apiWithHeaders("GET", `${ADMIN}/plants/${id}`);
+  return { plant: data, etag: headers.get("ETag") };
+}
+
+/** Edit a plant: read afresh first, so that the editor never starts from a stale table row. */
+async function openPlantDialog(plant, opener) {
+  if (plant === null) {
+    fillPlantForm(null, null);
+  } else {
+    let fresh;
+    try {
+      fresh = await busy(opener, () => fetchPlant(plant.id));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        toast(`Plant “${plant.name}” was deleted meanwhile.`, "error");
+        await loadPlants();
+      } else {
+        reportError(error);
+      }
+      return;
+    }
+    if (!fresh) return; // a click while the first one still runs
+    fillPlantForm(fresh.plant, fresh.etag);
+  }
+  const dialog = $("#plant-dialog");
+  openDialog(dialog);
+  if (opener) dialog.returnFocusTo = opener;
+  plantFields.name.focus();
+}
+
+/** The editor filled from `plant` (null: a new plant), forgetting whatever it held. */
+function fillPlantForm(plant, etag) {
   state.editing = plant;
+  state.editingEtag = etag;
   clearErrors(plantForm);
+  hidePlantConflict();
   const creating = plant === null;
   $("#plant-title").textContent = creating ? "New plant" : `Edit ${plant.name}`;
   $("#plant-save").textContent = creating ? "Create plant" : "Save changes";
@@ -838,15 +950,14 @@ function openPlantDialog(plant, opener) {
     : "Fixed once the plant exists.";
   state.blocks = source.timeConfigs.map(blockToRow);
   renderBlocks();
-  const dialog = $("#plant-dialog");
-  openDialog(dialog);
-  if (opener) dialog.returnFocusTo = opener;
-  plantFields.name.focus();
+  // What the fields say before any edit, read back as a save would read them: a save sends
+  // only the fields the user changed, whatever the form's rounding or trimming does.
+  state.editingForm = readPlantForm();
 }
 
 $("#new-plant").addEventListener("click", () => {
   if (!state.status || !state.status.enabled) return;
-  openPlantDialog(null);
+  openPlantDialog(null, null);
 });
 
 // One field of a repeated row (a time-config block, a fault rule): its id, its label and the
@@ -958,8 +1069,9 @@ $("#add-block").addEventListener("click", () => {
   renderBlocks(`#block-${state.blocks.length - 1}-from`);
 });
 
-function collectPlant() {
-  const body = {
+/** The editable fields as the editor holds them, in the API's types. */
+function readPlantForm() {
+  return {
     name: plantFields.name.value.trim(),
     description: plantFields.description.value.trim() || null,
     fvePeakPowerKwp: numberOrNull(plantFields.fvePeakPowerKwp.value),
@@ -969,6 +1081,40 @@ function collectPlant() {
     esiState: plantFields.esiState.value.trim(),
     timeConfigs: state.blocks.map(rowToBlock),
   };
+}
+
+// Compared field by field, numbers as numbers: the API may give the keys of a block in any
+// order, and 10 and 10.0 are one value (CONTRACT §4: a PATCH that changes nothing is no version).
+function sameNumber(a, b) {
+  return a === null || b === null ? a === b : Number(a) === Number(b);
+}
+
+function sameBlocks(a, b) {
+  return (
+    a.length === b.length &&
+    a.every((block, index) =>
+      BLOCK_KEYS.every((key) =>
+        NUMBER_KEYS.has(key)
+          ? sameNumber(block[key], b[index][key])
+          : block[key] === b[index][key],
+      ),
+    )
+  );
+}
+
+function sameValue(key, a, b) {
+  if (key === "timeConfigs") return sameBlocks(a, b);
+  if (key === "fvePeakPowerKwp" || key === "capacityKwh") return sameNumber(a, b);
+  return (a ?? null) === (b ?? null);
+}
+
+/** The editable fields whose values differ between two versions of a plant. */
+function changedFields(before, after) {
+  return Object.keys(PLANT_FIELDS).filter((key) => !sameValue(key, before[key], after[key]));
+}
+
+function collectPlant() {
+  const body = readPlantForm();
   if (state.editing === null) {
     return {
       clientId: plantFields.clientId.value,
@@ -976,14 +1122,117 @@ function collectPlant() {
       ...body,
     };
   }
-  // A PATCH carries what changed only: new timeConfigs would be a new config version (§4).
-  const plant = state.editing;
+  // A PATCH carries what the user changed only: fields sent unchanged would overwrite what
+  // someone else (Voke's config/update above all) stored meanwhile.
   return Object.fromEntries(
-    Object.entries(body).filter(
-      ([key, value]) => JSON.stringify(value) !== JSON.stringify(plant[key]),
-    ),
+    changedFields(state.editingForm, body).map((key) => [key, body[key]]),
   );
 }
+
+// The plant changed since the editor read it: say what, and offer to start again from it.
+
+function blockText(block) {
+  const n = (value) => numberFormat.format(value);
+  return (
+    `${block.from}–${block.to} (${n(block.pBatMin)} to ${n(block.pBatMax)} kW, ` +
+    `SoC ${n(block.socMin)}–${n(block.socMax)} %)`
+  );
+}
+
+function valueText(key, value) {
+  if (key === "timeConfigs") {
+    return value.length ? value.map(blockText).join(", ") : "no blocks";
+  }
+  if (typeof value === "boolean") return value ? "on" : "off";
+  if (value === null || value === "") return "empty";
+  if (typeof value === "number") return numberFormat.format(value);
+  const text = String(value);
+  return `“${text.length > 80 ? text.slice(0, 79) + "…" : text}”`;
+}
+
+function hidePlantConflict() {
+  $("#plant-conflict").hidden = true;
+}
+
+/**
+ * `stored` is the plant as the service has it now (null: deleted); `pending` the fields the
+ * user changed and has not saved. Nothing is merged or kept behind the user's back: reloading
+ * replaces the editor's fields with the stored plant, and says that their changes go.
+ */
+function showPlantConflict(stored, pending, { refused }) {
+  const opened = state.editing;
+  const panel = $("#plant-conflict");
+  const list = $("#plant-conflict-list");
+  const pendingLabels = pending.map((key) => PLANT_FIELDS[key]).join(", ");
+  if (stored === null) {
+    $("#plant-conflict-title").textContent = refused
+      ? "This plant was deleted: nothing was saved."
+      : "This plant was deleted while you were editing it.";
+    list.replaceChildren();
+    $("#plant-conflict-yours").textContent = "";
+    $("#plant-reload").hidden = true;
+  } else {
+    $("#plant-conflict-title").textContent = refused
+      ? "This plant changed since you opened it: nothing was saved."
+      : "This plant changed while you were editing it.";
+    const changed = changedFields(opened, stored);
+    const items = changed.map((key) =>
+      el(
+        "li",
+        {},
+        el("strong", { text: `${PLANT_FIELDS[key]}: ` }),
+        `now ${valueText(key, stored[key])}; you opened ${valueText(key, opened[key])}.`,
+      ),
+    );
+    items.push(
+      el(
+        "li",
+        {},
+        el("strong", { text: "Updated: " }),
+        timeElement(stored.updatedAt),
+        changed.length ? "" : " (no field you can edit differs)",
+      ),
+    );
+    list.replaceChildren(...items);
+    $("#plant-conflict-yours").textContent = pending.length
+      ? "Reloading puts the stored plant in the editor and discards your changes " +
+        `(${pendingLabels}); make them again, then save.`
+      : "Reloading puts the stored plant in the editor.";
+    $("#plant-reload").hidden = false;
+  }
+  panel.hidden = false;
+  ($("#plant-reload").hidden ? $("[data-close]", plantForm) : $("#plant-reload")).focus();
+}
+
+/** After the table refreshed: tell an open editor that its plant changed meanwhile. */
+function noticeEditedPlantChanged() {
+  const opened = state.editing;
+  if (!opened || !$("#plant-dialog").open || !$("#plant-conflict").hidden) return;
+  const listed = state.plants.find((plant) => plant.id === opened.id) || null;
+  if (listed && listed.updatedAt === opened.updatedAt) return;
+  showPlantConflict(listed, changedFields(state.editingForm, readPlantForm()), {
+    refused: false,
+  });
+}
+
+$("#plant-reload").addEventListener("click", (event) =>
+  busy(event.currentTarget, async () => {
+    const opened = state.editing;
+    try {
+      const fresh = await fetchPlant(opened.id);
+      fillPlantForm(fresh.plant, fresh.etag);
+      toast("The stored plant is in the editor now.");
+      plantFields.name.focus();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        showPlantConflict(null, [], { refused: false });
+      } else if (!(error instanceof SessionEnded)) {
+        showFormError(plantForm, describeError(error));
+      }
+    }
+    loadPlants();
+  }),
+);
 
 plantForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -992,19 +1241,29 @@ plantForm.addEventListener("submit", (event) => {
     const editing = state.editing;
     const body = collectPlant();
     if (editing && Object.keys(body).length === 0) {
+      // Nothing is sent: a PATCH of nothing would change nothing anyway.
       closeDialog($("#plant-dialog"));
       toast("No changes to save.");
       return;
     }
     try {
+      // The ETag read when the editor opened: if the plant changed since, the service
+      // refuses with 412 and changes nothing (CONTRACT §4).
       const saved = editing
-        ? await api("PATCH", `${ADMIN}/plants/${editing.id}`, { body })
+        ? await api("PATCH", `${ADMIN}/plants/${editing.id}`, {
+            body,
+            headers: { "If-Match": state.editingEtag },
+          })
         : await api("POST", `${ADMIN}/plants`, { body });
       closeDialog($("#plant-dialog"));
       toast(editing ? `Plant “${saved.name}” saved.` : `Plant “${saved.name}” created.`);
       await loadOrgData();
     } catch (error) {
       if (error instanceof SessionEnded) return;
+      if (editing && error instanceof ApiError && [404, 412].includes(error.status)) {
+        await showRefusedSave(editing, Object.keys(body));
+        return;
+      }
       if (error instanceof ApiError && error.fieldErrors.length) {
         showFieldErrors(plantForm, error.fieldErrors, error.message);
       } else if (error instanceof ApiError && error.code === "CONFLICT") {
@@ -1015,6 +1274,21 @@ plantForm.addEventListener("submit", (event) => {
     }
   });
 });
+
+/** A save the service refused because the plant changed or went: show what it is now. */
+async function showRefusedSave(editing, pending) {
+  try {
+    const fresh = await fetchPlant(editing.id);
+    showPlantConflict(fresh.plant, pending, { refused: true });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      showPlantConflict(null, pending, { refused: true });
+    } else if (!(error instanceof SessionEnded)) {
+      showFormError(plantForm, describeError(error));
+    }
+  }
+  loadPlants();
+}
 
 // Sandbox tools (CONTRACT §11) -------------------------------------------------------------------
 
@@ -1087,6 +1361,22 @@ function renderJournal(entries) {
   $("#journal-body").replaceChildren(...rows);
 }
 
+/**
+ * Voke pushed a schedule (the journal shows a new applied config/update): the plants table
+ * shows the stored schedules, so it is read again. The first look at an org only takes note.
+ */
+function noticeConfigUpdates(orgId, entries) {
+  const newest = entries.find(
+    (entry) => entry.path === CONFIG_UPDATE_PATH && entry.resultCode === "applied_ok",
+  );
+  const key = newest
+    ? [newest.at, newest.clientId, newest.plantId, newest.configUpdateReqCode].join(" ")
+    : null;
+  const seen = state.lastConfigUpdate;
+  state.lastConfigUpdate = { orgId, key };
+  if (seen && seen.orgId === orgId && key !== null && key !== seen.key) loadPlants();
+}
+
 async function loadJournal({ quiet = false } = {}) {
   const orgId = state.orgId;
   if (!orgId || state.journalLoading) return;
@@ -1097,6 +1387,7 @@ async function loadJournal({ quiet = false } = {}) {
     const entries = await api("GET", `${ADMIN}/journal`, { query });
     if (orgId !== state.orgId) return;
     renderJournal(entries);
+    noticeConfigUpdates(orgId, entries);
     $("#journal-updated").textContent = state.journalPaused
       ? "Paused"
       : `Updated ${clockFormat.format(new Date())}`;
