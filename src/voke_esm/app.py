@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trading_callers = trading_callers(engine)
     app.state.plant_reads = PlantReads(app.state.sessionmaker, TradingReadCache())
     app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
-    app.state.esm_clients = EsmClientService()
+    app.state.esm_clients = EsmClientService(sync_lease_s=settings.trading_sync_lease_s)
     app.state.telemetry_publisher = TelemetryPublisher(
         settings.amqp_url.get_secret_value() if settings.amqp_url else None
     )

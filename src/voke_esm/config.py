@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = "memory://"
     amqp_url: SecretStr | None = None
     trading_sync_interval_s: float = Field(default=0, ge=0)
+    # How long a trading sync's lease outlives a crashed holder (esm/client/service.py).
+    trading_sync_lease_s: float = Field(default=30.0, gt=0, le=3600)
     telemetry_interval_s: float = Field(default=0, ge=0)
     voke_esm_journal_max: int = Field(default=1000, ge=1)
     voke_admin_email: str | None = None

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 import orjson
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,8 +28,14 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
+from voke_esm.errors import TransactionConflict, is_transaction_conflict
 from voke_esm.schemas import utc_now
 from voke_esm.sqlite_inline import inline_connector
+
+logger = logging.getLogger("voke_esm")
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -179,3 +188,42 @@ async def release_connection(session: AsyncSession) -> None:
     """End the request's transaction now, before slow outbound work, so that its connection goes
     back to the pool (on SQLite the pool has one, and the ESM being called may be this process)."""
     await session.commit()
+
+
+async def retry_conflicts(session: AsyncSession, work: Callable[[], Awaitable[_T]]) -> _T:
+    """Run `work`; if PostgreSQL gives its transaction up for a conflicting one (a deadlock's
+    victim, a serialization failure), run it once more in a fresh transaction.
+
+    Running the transaction again is PostgreSQL's documented remedy. The rollback ends the
+    transaction, so it releases every lock it held and forgets every write, and the second run
+    reads everything afresh (the rollback expires the session's objects). So `work` must be the
+    whole of the session's transaction, as a request's service call is: a caller's earlier
+    writes in it would be lost. A second conflict is a 503 `TransactionConflict`, never a 500.
+    SQLite lets one writer in at a time, so it never gets here.
+    """
+    try:
+        return await work()
+    except DBAPIError as exc:
+        if not is_transaction_conflict(exc):
+            raise
+        logger.info("transaction given up for a conflicting one: running it again")
+    await session.rollback()
+    try:
+        return await work()
+    except DBAPIError as exc:
+        if not is_transaction_conflict(exc):
+            raise
+        raise TransactionConflict() from exc
+
+
+def conflicts_retried(
+    service: Callable[Concatenate[AsyncSession, _P], Awaitable[_T]],
+) -> Callable[Concatenate[AsyncSession, _P], Awaitable[_T]]:
+    """A service call that is its request's whole transaction, run again once on a conflict
+    (see `retry_conflicts`)."""
+
+    @functools.wraps(service)
+    async def run(session: AsyncSession, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await retry_conflicts(session, lambda: service(session, *args, **kwargs))
+
+    return run

@@ -137,6 +137,24 @@ class ServiceUnavailable(AppError):
     code, status, default_message = "SERVICE_UNAVAILABLE", 503, "Database unavailable"
 
 
+class TransactionConflict(ServiceUnavailable):
+    """PostgreSQL gave the transaction up so that a conflicting one could go on (a deadlock's
+    victim, a serialization failure), and running it again conflicted too: the caller may retry."""
+
+    default_message = (
+        "The database gave up this request's transaction for a conflicting one: try again"
+    )
+
+
+# SQLSTATEs of a transaction the database gave up for another's sake; PostgreSQL's remedy is to
+# run it again (db.retry_conflicts does, once).
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def is_transaction_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
 class InternalError(AppError):
     pass
 
@@ -275,6 +293,8 @@ def _problem_from(exc: Exception) -> AppError:
         return InternalError(headers=headers)
     if isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError)):
         return ServiceUnavailable()
+    if is_transaction_conflict(exc):  # not retried where it happened: a 503 still, never a 500
+        return TransactionConflict()
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return ServiceUnavailable()
     if isinstance(exc, OSError):  # refused or reset connections, timeouts (TimeoutError is one)
@@ -289,7 +309,9 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         # The router names the methods of the first route on the path only; a path can have
         # several (GET and POST /api/v1/orgs are two routes).
         problem.headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
-    if isinstance(problem, ServiceUnavailable) and problem is not exc:
+    if isinstance(problem, TransactionConflict):
+        logger.warning("%s %s: %s", request.method, request.url.path, problem.message)
+    elif isinstance(problem, ServiceUnavailable) and problem is not exc:
         logger.error("database unavailable: %s", type(exc).__name__)
     elif isinstance(problem, InternalError) and not isinstance(
         exc, (StarletteHTTPException, AppError)

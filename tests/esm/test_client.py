@@ -440,6 +440,26 @@ class TestFailingPartnerEsm:
         assert fake_esm.paths().count("GET /trading/plant/list") == 2
         assert 1.0 <= elapsed < 3.0, elapsed
 
+    async def test_a_call_gives_up_at_its_total_timeout_however_long_the_read_timeout(
+        self, fake_esm: FakeEsm
+    ) -> None:
+        """The deadline that bounds a sync, and with it the lease the sync renews (§7)."""
+        fake_esm.script["/trading/plant/list"] = [HANG]
+        client = fake_client(
+            fake_esm,
+            timeouts=Timeouts(connect=1, read=20),
+            retry=RetryPolicy(attempts=2, wait_initial=0.01, wait_jitter=0, total_timeout=0.5),
+        )
+
+        async with aclosing(client):
+            started = time.monotonic()
+            with pytest.raises(EsmUnavailable) as failed:
+                await client.list_plants()
+            elapsed = time.monotonic() - started
+
+        assert str(failed.value) == "GET /trading/plant/list: no answer within 0.5 s"
+        assert 0.5 <= elapsed < 2.0, elapsed
+
     @pytest.mark.parametrize("answer", [MALFORMED, NOT_THE_SHAPE], ids=["malformed", "shape"])
     async def test_an_answer_that_is_not_the_contracts_json_is_a_protocol_error(
         self, fake_esm: FakeEsm, answer: tuple[int, bytes]

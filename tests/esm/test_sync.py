@@ -4,11 +4,16 @@ client reaching the sandbox over real TCP at the org's `esmApiUrl`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import re
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.esm.live import (
@@ -21,7 +26,17 @@ from tests.esm.live import (
     settings_overrides_fixture,  # noqa: F401
     waiting_on_rate_limit,
 )
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, error_body
+from tests.factories import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    SEED_BLOCKS,
+    WHOLE_DAY,
+    Api,
+    EnabledOrg,
+    error_body,
+)
+from tests.robustness.servers import ServiceProcess
+from voke_esm.config import Settings
 
 pytestmark = pytest.mark.usefixtures("live_sandbox")
 
@@ -453,3 +468,119 @@ class TestPeriodicSync:
 
         assert (synced["timeConfigs"], synced["configVersion"]) == (SEED_BLOCKS, 1)
         assert ISO_Z.fullmatch(synced["syncedAt"])
+
+
+# The sync lease --------------------------------------------------------------------------------
+
+LEASE_S = 3.0  # TRADING_SYNC_LEASE_S of these tests: short, so that they take seconds
+
+
+async def put_faults(api: Api, org: EnabledOrg, *rules: dict[str, Any]) -> None:
+    response = await api.http.put(
+        "/api/v1/voke-esm/admin/faults",
+        params={"orgId": org.id},
+        json={"rules": list(rules)},
+        headers=api.headers,
+    )
+    assert response.status_code == 200, response.text
+
+
+def slow_plant_list(seconds: float) -> dict[str, Any]:
+    """The sandbox's next plant/list answer waits `seconds`: a sync stays in flight that long."""
+    return {"endpoint": "plant/list", "kind": "latency", "latencyMs": seconds * 1000, "count": 1}
+
+
+class TestSyncLease:
+    """The lease that keeps two syncs of one org apart is renewed while its sync runs, and a
+    crashed holder's lease runs out within TRADING_SYNC_LEASE_S (issue 10)."""
+
+    @pytest.fixture
+    def settings_overrides(self, sandbox_url: str) -> dict[str, Any]:
+        return live_settings(sandbox_url, trading_sync_lease_s=LEASE_S)
+
+    async def test_a_sync_longer_than_its_lease_keeps_it(
+        self, api: Api, org: EnabledOrg, linked: dict[str, Any]
+    ) -> None:
+        await put_faults(api, org, slow_plant_list(2 * LEASE_S))
+        running = asyncio.create_task(sync(api, org.id))
+        await asyncio.sleep(1.5 * LEASE_S)  # past the lease as first taken: renewed since
+
+        second = await sync(api, org.id)
+        first = await running
+
+        assert (second.status_code, second.json()) == (409, ALREADY_RUNNING)
+        assert first.status_code == 200, first.text
+        assert first.json()["configsStored"] == 1
+        assert (await sync(api, org.id)).status_code == 200  # given back at the end
+
+    async def test_the_lease_of_an_instance_killed_mid_sync_runs_out_within_its_length(
+        self,
+        api: Api,
+        org: EnabledOrg,
+        linked: dict[str, Any],
+        settings: Settings,
+        tmp_path: Path,
+    ) -> None:
+        """The issue's reproduction: after `kill -9` during a sync, 409 for up to 600 s."""
+        await put_faults(api, org, slow_plant_list(2 * LEASE_S))
+        crashed = ServiceProcess(other_instance_env(settings, tmp_path), tmp_path / "crashed.log")
+        await asyncio.to_thread(crashed.start)
+        try:
+            async with httpx.AsyncClient(base_url=crashed.base_url, timeout=30) as other:
+                in_flight = asyncio.create_task(
+                    other.post(f"/api/v1/orgs/{org.id}/trading/sync", headers=api.headers)
+                )
+                # Its token call is answered: its plant/list call now waits in the sandbox.
+                await eventually_journaled(api, org, "/trading/token")
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(crashed.kill_9)
+                killed_at = time.monotonic()
+                with contextlib.suppress(httpx.TransportError):
+                    await in_flight
+        finally:
+            crashed.stop()
+
+        refused = await sync(api, org.id)
+        assert (refused.status_code, refused.json()) == (409, ALREADY_RUNNING)
+        while (response := await sync(api, org.id)).status_code == 409:
+            if time.monotonic() - killed_at > LEASE_S + 2:
+                pytest.fail(f"sync still refused {LEASE_S + 2} s after its holder was killed")
+            await asyncio.sleep(0.2)
+        assert response.status_code == 200, response.text
+        assert response.json()["configsStored"] == 1
+
+
+def other_instance_env(settings: Settings, folder: Path) -> dict[str, str]:
+    """`voke-esm serve` as a second instance of the test's app: its database and keys."""
+    assert settings.database_url is not None
+    assert settings.jwt_secret is not None
+    assert settings.voke_encryption_key is not None
+    env = {key: value for key, value in os.environ.items() if not key.startswith("VOKE_")}
+    for name in ("AMQP_URL", "RATE_LIMIT_STORAGE_URL", "TRADING_SYNC_INTERVAL_S"):
+        env.pop(name, None)
+    return {
+        **env,
+        "VOKE_ENV": "test",
+        "VOKE_VAR_DIR": str(folder / "other-var"),
+        "DATABASE_URL": settings.database_url,
+        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "VOKE_ENCRYPTION_KEY": settings.voke_encryption_key.get_secret_value(),
+        "VOKE_ESM_RATE_LIMIT": settings.voke_esm_rate_limit,
+        "VOKE_ADMIN_EMAIL": ADMIN_EMAIL,
+        "VOKE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "TRADING_SYNC_LEASE_S": str(LEASE_S),
+    }
+
+
+async def eventually_journaled(api: Api, org: EnabledOrg, path: str) -> None:
+    """Until the sandbox's journal holds a call of `path` by the org."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        response = await api.http.get(
+            "/api/v1/voke-esm/admin/journal", params={"orgId": org.id}, headers=api.headers
+        )
+        assert response.status_code == 200, response.text
+        if any(entry["path"].endswith(path) for entry in response.json()):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"no {path} call within 15 s")

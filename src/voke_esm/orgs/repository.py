@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.orgs.models import Org, TradingPartnerConfig
@@ -52,28 +52,44 @@ async def save_partner_config(
     return config
 
 
+# The trading sync lease: `sync_lease_until` is the lease's end, and its exact value (to the
+# microsecond) tells its holder apart, so that a holder renews and releases only its own lease.
+
+
 async def acquire_sync_lease(
     session: AsyncSession, org_id: uuid.UUID, *, now: datetime, until: datetime
 ) -> bool:
+    return await _set_sync_lease(
+        session,
+        org_id,
+        or_(
+            TradingPartnerConfig.sync_lease_until.is_(None),
+            TradingPartnerConfig.sync_lease_until < now,
+        ),
+        until,
+    )
+
+
+async def renew_sync_lease(
+    session: AsyncSession, org_id: uuid.UUID, *, held: datetime, until: datetime
+) -> bool:
+    """Move the lease's end to `until` if it is still the one that ends at `held`."""
+    return await _set_sync_lease(
+        session, org_id, TradingPartnerConfig.sync_lease_until == held, until
+    )
+
+
+async def release_sync_lease(session: AsyncSession, org_id: uuid.UUID, *, held: datetime) -> None:
+    await _set_sync_lease(session, org_id, TradingPartnerConfig.sync_lease_until == held, None)
+
+
+async def _set_sync_lease(
+    session: AsyncSession, org_id: uuid.UUID, condition: ColumnElement[bool], until: datetime | None
+) -> bool:
     result = await session.execute(
         update(TradingPartnerConfig)
-        .where(
-            TradingPartnerConfig.org_id == org_id,
-            or_(
-                TradingPartnerConfig.sync_lease_until.is_(None),
-                TradingPartnerConfig.sync_lease_until < now,
-            ),
-        )
+        .where(TradingPartnerConfig.org_id == org_id, condition)
         .values(sync_lease_until=until)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
-
-
-async def release_sync_lease(session: AsyncSession, org_id: uuid.UUID) -> None:
-    await session.execute(
-        update(TradingPartnerConfig)
-        .where(TradingPartnerConfig.org_id == org_id)
-        .values(sync_lease_until=None)
-        .execution_options(synchronize_session=False)
-    )

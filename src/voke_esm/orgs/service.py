@@ -125,13 +125,29 @@ async def orgs_with_credentials(session: AsyncSession) -> list[uuid.UUID]:
     ]
 
 
-async def acquire_sync_lease(session: AsyncSession, org_id: uuid.UUID, *, seconds: float) -> bool:
-    """Claim the org's trading sync; False while another sync of it runs (on any instance)."""
+async def acquire_sync_lease(
+    session: AsyncSession, org_id: uuid.UUID, *, seconds: float
+) -> datetime | None:
+    """Claim the org's trading sync for `seconds`; None while another sync of it holds the claim
+    (on any instance). The lease's end, returned, is what renews and releases it."""
     now = utc_now()
-    return await repository.acquire_sync_lease(
-        session, org_id, now=now, until=now + timedelta(seconds=seconds)
-    )
+    until = now + timedelta(seconds=seconds)
+    if await repository.acquire_sync_lease(session, org_id, now=now, until=until):
+        return until
+    return None
 
 
-async def release_sync_lease(session: AsyncSession, org_id: uuid.UUID) -> None:
-    await repository.release_sync_lease(session, org_id)
+async def renew_sync_lease(
+    session: AsyncSession, org_id: uuid.UUID, *, held: datetime, seconds: float
+) -> datetime | None:
+    """Extend the lease ending at `held` to `seconds` from now; None if it is no longer ours
+    (it ran out and another sync took the org)."""
+    until = utc_now() + timedelta(seconds=seconds)
+    if await repository.renew_sync_lease(session, org_id, held=held, until=until):
+        return until
+    return None
+
+
+async def release_sync_lease(session: AsyncSession, org_id: uuid.UUID, *, held: datetime) -> None:
+    """Give the lease ending at `held` back; a lease another sync holds by now stays."""
+    await repository.release_sync_lease(session, org_id, held=held)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voke_esm.db import conflicts_retried
 from voke_esm.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from voke_esm.esm import repository
 from voke_esm.esm.models import SandboxClient, SandboxPlant
@@ -54,12 +55,14 @@ class SandboxStatus:
     plant_count: int
 
 
+@conflicts_retried
 async def enable(
     session: AsyncSession, keyring: Keyring, org_id: uuid.UUID, *, esm_api_url: str
 ) -> IssuedCredentials:
     """Fresh credentials on every call; the old ones and their tokens die in the same commit."""
-    # The org row lock serializes enable and disable of one org.
-    org = await orgs_service.get_org(session, org_id, for_update=True)
+    # The org row lock serializes enable and disable of one org (the lock order: esm/repository.py).
+    await repository.lock_org(session, org_id)
+    org = await orgs_service.get_org(session, org_id)
     client_id, client_secret = new_client_id(), new_client_secret()
     now = utc_now()
     await repository.delete_clients_for_org(session, org.id)
@@ -88,9 +91,11 @@ async def enable(
     return IssuedCredentials(client_id, client_secret, esm_api_url)
 
 
+@conflicts_retried
 async def disable(session: AsyncSession, org_id: uuid.UUID) -> Org:
     """Revoke the credentials; the org's plants stay and move to the next clientId on re-enable."""
-    org = await orgs_service.get_org(session, org_id, for_update=True)
+    await repository.lock_org(session, org_id)  # the lock order: esm/repository.py
+    org = await orgs_service.get_org(session, org_id)
     await repository.delete_clients_for_org(session, org.id)
     await orgs_service.clear_partner_credentials(session, org.id)
     return org
@@ -143,8 +148,10 @@ async def get_plant(
     return plant
 
 
+@conflicts_retried
 async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> SandboxPlant:
     errors: list[FieldError] = check_time_configs(fields["time_configs"])
+    await repository.lock_org_of_client(session, fields["client_id"])  # the lock order
     client = await repository.get_client(session, fields["client_id"])
     if client is None:
         errors.insert(
@@ -161,6 +168,7 @@ async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> Sandbox
         raise ExternalPlantIdTaken() from None
 
 
+@conflicts_retried
 async def update_plant(
     session: AsyncSession,
     plant_id: uuid.UUID,
@@ -176,6 +184,7 @@ async def update_plant(
     new_blocks = changes.get("time_configs")
     if new_blocks is not None and (errors := check_time_configs(new_blocks)):
         raise ValidationFailed(errors)
+    await repository.lock_org_of_plant(session, plant_id)  # the lock order: esm/repository.py
     # The row lock (SQLite: the write lock BEGIN IMMEDIATE took) makes the If-Match check, the
     # comparison with the stored blocks and the version bump one step: no other write of the
     # plant, a trading update included, can come between them.
@@ -196,9 +205,11 @@ async def update_plant(
     return plant
 
 
+@conflicts_retried
 async def delete_plant(
     session: AsyncSession, plant_id: uuid.UUID, *, if_match: str | None = None
 ) -> None:
+    await repository.lock_org_of_plant(session, plant_id)  # the lock order: esm/repository.py
     plant = await get_plant(session, plant_id, for_update=if_match is not None)
     require_if_match(plant, if_match)
     await repository.delete_plant(session, plant)

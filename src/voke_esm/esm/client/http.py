@@ -12,6 +12,7 @@ sandbox included, and never reaches into the sandbox's database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -78,6 +79,9 @@ class RetryPolicy:
     wait_max: float = 5.0
     wait_jitter: float = 0.5
     max_retry_after: float = 120.0  # longest Retry-After we are willing to sleep for
+    # The most one call may take, its retries and waits included: a hard deadline, so that a
+    # sync (a token, the plant list, one config per linked plant) always ends, and with it the
+    # lease it renews while it runs (esm/client/service.py).
     total_timeout: float = 300.0
 
 
@@ -195,6 +199,17 @@ class EsmClient:
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request, retried while it fails transiently; 2xx and final 4xx are returned."""
+
+        policy = self._retry
+        try:
+            async with asyncio.timeout(policy.total_timeout):
+                return await self._send_retried(method, path, **kwargs)
+        except TimeoutError:
+            raise EsmUnavailable(
+                f"{method} {path}: no answer within {policy.total_timeout:g} s"
+            ) from None
+
+    async def _send_retried(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import stamina  # deferred: see the top of the module
 
         policy = self._retry

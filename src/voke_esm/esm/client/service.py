@@ -8,11 +8,13 @@ process, so a transaction held across a call would wait on itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,7 +40,12 @@ from voke_esm.security import Keyring
 
 logger = logging.getLogger("voke_esm")
 
-SYNC_LEASE_SECONDS = 600.0
+# How long a sync's lease lasts unless its holder renews it (TRADING_SYNC_LEASE_S). A running
+# sync renews it every third of that, so a renewal may be late twice (each waits at most the
+# pool's 10 s for a connection) before another sync may take over; a crashed holder's lease is
+# free again within it. How long the sync itself may run is bounded by its calls' deadlines
+# (RetryPolicy.total_timeout each, in esm/client/http.py), not by the lease.
+DEFAULT_SYNC_LEASE_S = 30.0
 
 
 class EsmCallFailed(AppError):
@@ -68,10 +75,15 @@ class EsmClientService:
     """
 
     def __init__(
-        self, *, timeouts: Timeouts = DEFAULT_TIMEOUTS, retry: RetryPolicy = DEFAULT_RETRY
+        self,
+        *,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sync_lease_s: float = DEFAULT_SYNC_LEASE_S,
     ) -> None:
         self._timeouts = timeouts
         self._retry = retry
+        self.sync_lease_s = sync_lease_s
         self._clients: dict[uuid.UUID, tuple[str, EsmClient]] = {}
 
     def client_for(self, org_id: uuid.UUID, credentials: PartnerCredentials) -> EsmClient:
@@ -129,17 +141,68 @@ async def sync_org(
     """Token, plant list, then the config of each linked plant, stored on the Voke plant.
 
     One plant's failure goes into `errors` and the others carry on. A lease in the database
-    keeps two syncs of one org from running at once, across instances too.
+    keeps two syncs of one org from running at once, across instances too: renewed while the
+    sync runs, it outlives a crashed holder by at most `clients.sync_lease_s`.
     """
     credentials = await _credentials(sessionmaker, keyring, org_id)
-    async with session_scope(sessionmaker) as session:
-        if not await orgs_service.acquire_sync_lease(session, org_id, seconds=SYNC_LEASE_SECONDS):
-            raise SyncAlreadyRunning()
-    try:
+    async with _SyncLease(sessionmaker, org_id, clients.sync_lease_s):
         return await _sync(sessionmaker, clients.client_for(org_id, credentials), org_id)
-    finally:
-        async with session_scope(sessionmaker) as session:
-            await orgs_service.release_sync_lease(session, org_id)
+
+
+class _SyncLease:
+    """The org's sync lease, taken on entry (else `SyncAlreadyRunning`), renewed in the
+    background every third of its length while the block runs, and given back on exit."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], org_id: uuid.UUID, seconds: float
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._org_id = org_id
+        self._seconds = seconds
+        self._held: datetime | None = None  # the lease's end as we last wrote it; None: not ours
+        self._done = asyncio.Event()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> None:
+        async with session_scope(self._sessionmaker) as session:
+            self._held = await orgs_service.acquire_sync_lease(
+                session, self._org_id, seconds=self._seconds
+            )
+        if self._held is None:
+            raise SyncAlreadyRunning()
+        self._heartbeat = asyncio.create_task(
+            self._renew_until_done(), name=f"trading sync lease of org {self._org_id}"
+        )
+
+    async def __aexit__(self, *_: object) -> None:
+        # The heartbeat is told to stop rather than cancelled, so that a renewal it is writing
+        # is not cut between its commit and noting the lease's new end.
+        self._done.set()
+        assert self._heartbeat is not None
+        await self._heartbeat
+        if self._held is not None:
+            async with session_scope(self._sessionmaker) as session:
+                await orgs_service.release_sync_lease(session, self._org_id, held=self._held)
+
+    async def _renew_until_done(self) -> None:
+        while self._held is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._done.wait(), timeout=self._seconds / 3)
+            if self._done.is_set():
+                return
+            try:
+                async with session_scope(self._sessionmaker) as session:
+                    self._held = await orgs_service.renew_sync_lease(
+                        session, self._org_id, held=self._held, seconds=self._seconds
+                    )
+            except Exception:  # a database blip: the lease lasts two more tries
+                logger.warning("trading sync of org %s: could not renew its lease", self._org_id)
+                continue
+            if self._held is None:
+                logger.warning(
+                    "trading sync of org %s: its lease ran out and another sync took it",
+                    self._org_id,
+                )
 
 
 async def _sync(

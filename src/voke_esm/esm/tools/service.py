@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voke_esm.db import conflicts_retried
 from voke_esm.errors import Conflict, ValidationFailed
 from voke_esm.esm import repository as esm_repository
 from voke_esm.esm.admin import service as admin_service
@@ -143,6 +144,7 @@ async def snapshot(session: AsyncSession, org_id: uuid.UUID) -> list[SandboxPlan
     return sorted(plants, key=lambda plant: plant.external_plant_id)
 
 
+@conflicts_retried
 async def restore(
     session: AsyncSession, org_id: uuid.UUID, plants: list[dict[str, Any]]
 ) -> list[SandboxPlant]:
@@ -156,7 +158,8 @@ async def restore(
     errors = _snapshot_errors(plants)
     if errors:
         raise ValidationFailed(errors)
-    org = await orgs_service.get_org(session, org_id, for_update=True)
+    await esm_repository.lock_org(session, org_id)  # the lock order: esm/repository.py
+    org = await orgs_service.get_org(session, org_id)
     existing = {
         plant.external_plant_id: plant
         for plant in await repository.plants_of_org(session, org.id, for_update=True)
@@ -186,9 +189,11 @@ async def restore(
     return await snapshot(session, org.id)
 
 
+@conflicts_retried
 async def reset(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, SandboxPlant]:
     """Delete the org's plants and create the default one, as enabling does for a new org."""
-    org = await orgs_service.get_org(session, org_id, for_update=True)
+    await esm_repository.lock_org(session, org_id)  # the lock order: esm/repository.py
+    org = await orgs_service.get_org(session, org_id)
     plants = await repository.plants_of_org(session, org.id, for_update=True)
     client_id = await _client_id_for_new_plants(session, org, plants)
     for plant in plants:
