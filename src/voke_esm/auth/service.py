@@ -156,8 +156,16 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     user = await repository.get(session, user_id)
     if user is None:
         raise UserNotFound()
-    if user.role == Role.SUPER_ADMIN and await repository.count_super_admins(session) <= 1:
-        raise LastSuperAdmin()
+    if user.role == Role.SUPER_ADMIN:
+        # The last SuperAdmin stays (CONTRACT §3), also when deletes race: the SuperAdmin rows
+        # are locked first, in one order, so concurrent deletes take turns and each one counts
+        # what the one before it left (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises already).
+        # A count alone would not do: under READ COMMITTED two deletes both count two.
+        super_admins = await repository.lock_super_admins(session)
+        if user.id not in super_admins:
+            raise UserNotFound()  # deleted by a delete we waited for
+        if len(super_admins) <= 1:
+            raise LastSuperAdmin()
     await repository.delete(session, user)
 
 
