@@ -76,3 +76,17 @@ class TestLastSuperAdminUnderConcurrency:
             assert sorted(statuses) in ([200, 401], [200, 409]), (round_, statuses)
             # Whoever is left deletes next round; if the deleter removed itself, the other.
             deleter = deleter if deleter[0] in remaining else other
+
+    async def test_two_deletes_of_one_super_admin_delete_it_once(
+        self, app: FastAPI, api: Api
+    ) -> None:
+        for round_ in range(ROUNDS // 2):
+            target, _token = await new_super_admin(api.http, api.token)
+            others = await super_admin_ids(app) - {target}
+
+            statuses = await asyncio.gather(
+                delete(api.http, api.token, target), delete(api.http, api.token, target)
+            )
+
+            assert sorted(statuses) == [200, 404], (round_, statuses)
+            assert await super_admin_ids(app) == others

@@ -130,7 +130,7 @@ class RateLimiter:
     def _storage_back(self) -> None:
         if self._on_local:
             self._on_local = False
-            log.warning("rate limiter storage reachable again: login limits are shared again")
+            log.info("rate limiter storage reachable again: login limits are shared again")
 
     async def _take(
         self, strategy: MovingWindowRateLimiter, slots: tuple[Slot, ...]
