@@ -3,7 +3,10 @@ every instance, and a refusal, never an unlimited pass, when Redis is unreachabl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import coredis
@@ -13,7 +16,16 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.conftest import REDIS_URL, http_client
-from tests.factories import WHOLE_DAY, Api, EnabledOrg, bearer, error_body
+from tests.factories import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    WHOLE_DAY,
+    Api,
+    EnabledOrg,
+    bearer,
+    error_body,
+)
+from tests.robustness.outages import RedisServer
 from voke_esm.app import create_app
 from voke_esm.config import Settings
 
@@ -90,11 +102,7 @@ class TestSharedCounter:
 class TestUnreachableStorage:
     @pytest.fixture
     async def broken_app(self, settings: Settings) -> AsyncIterator[FastAPI]:
-        """The service on the same database with its limiter storage on a closed port.
-
-        The `api` fixture signs in on the healthy app: login is rate limited too, so it cannot
-        sign in where the limiter storage is gone.
-        """
+        """The service on the same database with its limiter storage on a closed port."""
         unreachable = settings.model_copy(update={"rate_limit_storage_url": CLOSED_PORT_URL})
         application = create_app(unreachable)
         async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
@@ -152,3 +160,97 @@ class TestUnreachableStorage:
         assert (status.json()["enabled"], status.json()["plantCount"]) == (True, 1)
         assert plants.status_code == 200
         assert len(plants.json()) == 1
+
+    async def test_login_counts_in_process_instead(
+        self, app: FastAPI, broken_app: FastAPI, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """`app` made the SuperAdmin in the database both instances share."""
+        async with http_client(broken_app) as broken:
+            with caplog.at_level(logging.WARNING, logger="voke_esm"):
+                signed_in = [await login(broken, ADMIN_EMAIL, ADMIN_PASSWORD) for _ in range(2)]
+                failed = [await login(broken, ADMIN_EMAIL, f"wrong {n}") for n in range(10)]
+                locked = await login(broken, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+        assert [response.status_code for response in signed_in] == [200, 200]
+        assert [response.status_code for response in failed] == [401] * 10
+        assert locked.status_code == 429
+        warned = [r.getMessage() for r in caplog.records if "in-process" in r.getMessage()]
+        assert len(warned) == 1, warned
+
+
+async def login(http: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await http.post("/api/v1/auth/login", json={"email": email, "password": password})
+
+
+class TestLoginLimitInRedis:
+    """The login limits (CONTRACT §3) are shared by every instance, and taken atomically there."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"rate_limit_storage_url": REDIS_URL, "login_peer_rate_limit": "4/minute"}
+
+    async def test_parallel_guesses_on_two_instances_check_at_most_ten(
+        self, app: FastAPI, second_app: FastAPI
+    ) -> None:
+        async def guess(instance: FastAPI, number: int) -> httpx.Response:
+            # Each guess from a peer of its own: only the email's limit applies.
+            async with http_client(instance, peer=f"10.20.{number}.1") as http:
+                return await login(http, ADMIN_EMAIL, f"wrong {number}")
+
+        responses = await asyncio.gather(
+            *(guess(app if n % 2 else second_app, n) for n in range(30))
+        )
+
+        assert Counter(response.status_code for response in responses) == {401: 10, 429: 20}
+
+    async def test_successes_give_their_place_in_the_peer_limit_back(
+        self, app: FastAPI, second_app: FastAPI
+    ) -> None:
+        async with (
+            http_client(app, peer="10.20.0.3") as first,
+            http_client(second_app, peer="10.20.0.3") as second,
+        ):
+            typos = [await login(first, ADMIN_EMAIL, f"typo {n}") for n in range(3)]
+            signed_in = [await login(http, ADMIN_EMAIL, ADMIN_PASSWORD) for http in (first, second)]
+            failed = await login(second, "nobody@example.com", "guess")
+            locked = await login(first, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+        assert [response.status_code for response in typos] == [401] * 3
+        assert [response.status_code for response in signed_in] == [200, 200]
+        assert failed.status_code == 401  # the 4th failure of this peer: successes did not count
+        assert locked.status_code == 429  # 4 failures from this peer, on either instance
+
+
+class TestLoginWhileRedisComesAndGoes:
+    @pytest.fixture
+    def redis_server(self) -> Iterator[RedisServer]:
+        server = RedisServer()
+        try:
+            server.start()
+            yield server
+        finally:
+            server.remove()
+
+    @pytest.fixture
+    def settings_overrides(self, redis_server: RedisServer) -> dict[str, Any]:
+        return {"rate_limit_storage_url": redis_server.url}
+
+    async def test_one_warning_per_outage_and_shared_counters_once_back(
+        self, client: httpx.AsyncClient, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        statuses = []
+        with caplog.at_level(logging.INFO, logger="voke_esm"):
+            statuses.append((await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code)
+            redis_server.kill()
+            for _ in range(3):
+                statuses.append((await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code)
+            redis_server.start()
+            statuses.append((await login(client, ADMIN_EMAIL, "wrong")).status_code)
+            redis_server.kill()
+            statuses.append((await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code)
+
+        assert statuses == [200, 200, 200, 200, 401, 200]
+        messages = [record.getMessage() for record in caplog.records]
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert sum("in-process" in message for message in warned) == 2, messages
+        assert sum("reachable again" in message for message in messages) == 1, messages

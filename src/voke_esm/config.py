@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     voke_esm_internal_url: str = DEFAULT_INTERNAL_URL
     voke_esm_rate_limit: str = "10/minute"
     login_rate_limit: str = Field(default="10/minute", validation_alias="VOKE_LOGIN_RATE_LIMIT")
+    login_peer_rate_limit: str = Field(
+        default="100/minute", validation_alias="VOKE_LOGIN_PEER_RATE_LIMIT"
+    )
     rate_limit_storage_url: str = "memory://"
     amqp_url: SecretStr | None = None
     trading_sync_interval_s: float = Field(default=0, ge=0)
@@ -55,7 +58,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = 1024 * 1024
 
-    @field_validator("voke_esm_rate_limit", "login_rate_limit")
+    @field_validator("voke_esm_rate_limit", "login_rate_limit", "login_peer_rate_limit")
     @classmethod
     def _parseable_rate_limit(cls, value: str) -> str:
         try:

@@ -30,6 +30,15 @@ async def count_super_admins(session: AsyncSession) -> int:
     )
 
 
+async def lock_super_admins(session: AsyncSession) -> list[uuid.UUID]:
+    """The SuperAdmins' ids, their rows locked until the transaction ends, always in id order
+    (so that two transactions locking them cannot deadlock)."""
+    statement = (
+        select(User.id).where(User.role == Role.SUPER_ADMIN).order_by(User.id).with_for_update()
+    )
+    return list((await session.scalars(statement)).all())
+
+
 async def add(session: AsyncSession, user: User) -> User:
     session.add(user)
     await session.flush()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from voke_esm.auth import service as auth_service
 from voke_esm.auth.deps import CurrentUser, SuperAdmin
@@ -31,6 +31,7 @@ users_router = APIRouter(
 )
 async def login(
     body: LoginRequest,
+    request: Request,
     session: SessionDep,
     keyring: KeyringDep,
     limiter: LimiterDep,
@@ -43,7 +44,11 @@ async def login(
         limiter,
         email=body.email,
         password=body.password,
-        login_limit=settings.login_rate_limit,
+        # The TCP peer, never a header (as the trading endpoints' loopback guard).
+        peer=request.client.host if request.client else "unknown",
+        limits=auth_service.LoginLimits(
+            per_email=settings.login_rate_limit, per_peer=settings.login_peer_rate_limit
+        ),
         ttl_seconds=settings.voke_token_ttl_seconds,
     )
     return TokenRead(access_token=issued.access_token, expires_in=issued.expires_in)

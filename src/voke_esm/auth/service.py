@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar, TypeVarTuple
 
-from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.auth import repository
 from voke_esm.auth.models import Role, User
+from voke_esm.db import release_connection
 from voke_esm.errors import Conflict, Forbidden, NotFound, Unauthorized
 from voke_esm.orgs import service as orgs_service
-from voke_esm.ratelimit import RateLimiter
+from voke_esm.ratelimit import RateLimiter, Slot
 from voke_esm.security import (
     VOKE_ISSUER,
     Keyring,
@@ -45,6 +49,14 @@ class IssuedToken:
     expires_in: int
 
 
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """CONTRACT §3: failed logins allowed per email and per peer address, e.g. `10/minute`."""
+
+    per_email: str
+    per_peer: str
+
+
 async def login(
     session: AsyncSession,
     keyring: Keyring,
@@ -52,19 +64,33 @@ async def login(
     *,
     email: str,
     password: str,
-    login_limit: str,
+    peer: str,
+    limits: LoginLimits,
     ttl_seconds: int,
 ) -> IssuedToken:
-    limit = limiter.parse(login_limit)
-    await limiter.check(limit, "login", email)
-    user = await repository.get_by_email(session, email)
-    # argon2 takes tens of milliseconds: off the event loop.
-    valid = await to_thread.run_sync(
-        verify_password_or_dummy, user.password_hash if user else None, password
-    )
+    by_peer = Slot(limiter.parse(limits.per_peer), ("login", "peer", peer))
+    by_email = Slot(limiter.parse(limits.per_email), ("login", email))
+    # The attempt takes its places before the password is checked (CONTRACT §3): parallel
+    # guesses cannot all pass a limit that only finished checks would have filled.
+    reservation = await limiter.take(by_peer, by_email, local_fallback=True)
+    try:
+        user = await repository.get_by_email(session, email)
+        # No connection or transaction is held across argon2 (§3): on SQLite the one pooled
+        # connection, and its write lock, would queue every other request behind the check.
+        await release_connection(session)
+        valid = await _password_work(
+            verify_password_or_dummy, user.password_hash if user else None, password
+        )
+    except Exception:
+        await reservation.give_back_all()  # not a failed login: e.g. the database is down
+        raise
     if user is None or not valid:
-        await limiter.count(limit, "login", email)
-        raise Unauthorized(WRONG_LOGIN)
+        raise Unauthorized(WRONG_LOGIN)  # both places stay taken: this is a failed login
+    # Only failures count against the peer, so a signed-in user frees the place; the email's
+    # earlier failures were the user's own typing (they know the password), so they are
+    # forgotten rather than left to lock the user out on the next typo.
+    await reservation.give_back(by_peer)
+    await reservation.clear(by_email)
     token = keyring.issue_token(
         issuer=VOKE_ISSUER, subject=str(user.id), ttl_seconds=ttl_seconds, role=user.role
     )
@@ -97,11 +123,26 @@ async def list_users(session: AsyncSession) -> Sequence[User]:
 async def create_user(
     session: AsyncSession, *, email: str, password: str, role: Role, org_id: uuid.UUID | None
 ) -> User:
+    # Hashed before the transaction that inserts the user, with none held (CONTRACT §3).
+    await release_connection(session)
+    password_hash = await _password_work(hash_password, password)
+    return await _insert_user(
+        session, email=email, password_hash=password_hash, role=role, org_id=org_id
+    )
+
+
+async def _insert_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password_hash: str,
+    role: Role,
+    org_id: uuid.UUID | None,
+) -> User:
     if org_id is not None:
         await orgs_service.get_org(session, org_id)
     if await repository.get_by_email(session, email) is not None:
         raise EmailTaken()
-    password_hash = await to_thread.run_sync(hash_password, password)
     try:
         async with session.begin_nested():
             return await repository.add(
@@ -115,8 +156,16 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     user = await repository.get(session, user_id)
     if user is None:
         raise UserNotFound()
-    if user.role == Role.SUPER_ADMIN and await repository.count_super_admins(session) <= 1:
-        raise LastSuperAdmin()
+    if user.role == Role.SUPER_ADMIN:
+        # The last SuperAdmin stays (CONTRACT §3), also when deletes race: the SuperAdmin rows
+        # are locked first, in one order, so concurrent deletes take turns and each one counts
+        # what the one before it left (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises already).
+        # A count alone would not do: under READ COMMITTED two deletes both count two.
+        super_admins = await repository.lock_super_admins(session)
+        if user.id not in super_admins:
+            raise UserNotFound()  # deleted by a delete we waited for
+        if len(super_admins) <= 1:
+            raise LastSuperAdmin()
     await repository.delete(session, user)
 
 
@@ -124,5 +173,28 @@ async def ensure_super_admin(session: AsyncSession, *, email: str, password: str
     """Create a SuperAdmin unless one exists; True when one was created."""
     if await repository.count_super_admins(session) > 0:
         return False
-    await create_user(session, email=email, password=password, role=Role.SUPER_ADMIN, org_id=None)
+    await release_connection(session)
+    password_hash = await _password_work(hash_password, password)
+    # Counted again in the transaction that inserts: another process may have made one meanwhile.
+    if await repository.count_super_admins(session) > 0:
+        return False
+    await _insert_user(
+        session, email=email, password_hash=password_hash, role=Role.SUPER_ADMIN, org_id=None
+    )
     return True
+
+
+# argon2 costs about 90 ms of CPU and 64 MiB per hash or check. They run on threads of their own,
+# one core fewer than the machine has: a flood of logins then waits in this pool's queue instead of
+# taking the event loop's core and the default thread pool that every other request needs.
+_password_pool = ThreadPoolExecutor(
+    max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="voke-esm-argon2"
+)
+
+
+R = TypeVar("R")
+Args = TypeVarTuple("Args")
+
+
+async def _password_work(function: Callable[[*Args], R], *args: *Args) -> R:
+    return await asyncio.get_running_loop().run_in_executor(_password_pool, function, *args)
