@@ -336,10 +336,13 @@ def _flows(
     """(pPv used, pLoad served, pGrid, pLoadShed, pPvCurtailed) for a battery power."""
     if not outage:
         return pv, load, load - pv + p_bat, 0.0, 0.0
-    if pv >= load:  # 0 <= p_bat <= pv - load: the load is served, the rest of the PV curtailed
-        return load + p_bat, load, 0.0, 0.0, pv - load - p_bat
-    # p_bat in [pv - load, 0]: the PV and the battery serve what they can
-    return pv, pv - p_bat, 0.0, load + p_bat - pv, 0.0
+    if p_bat == pv - load:  # the battery takes or gives the whole difference (as the controller)
+        return pv, load, 0.0, 0.0, 0.0
+    if pv >= load:  # 0 <= p_bat < pv - load: the load is served, the rest of the PV curtailed
+        return load + p_bat, load, 0.0, 0.0, max(pv - load - p_bat, 0.0)
+    # pv - load < p_bat <= 0: the PV and the battery serve what they can
+    served = pv - p_bat
+    return pv, served, 0.0, max(load - served, 0.0), 0.0
 
 
 def _run(s: _Segments, state: _State, plant: Plant, a: float, b: float) -> None:
