@@ -1,0 +1,1 @@
+"""The partner ESM stand-in."""
