@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -59,6 +59,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 # JSONB on PostgreSQL (the seed's time_configs column), JSON text on SQLite.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+# A 64-bit integer column: BIGINT on PostgreSQL, where INTEGER holds 32 bits. SQLite's INTEGER
+# holds 64 bits already, and keeping its declared type spares a migration the rebuild of the
+# table (and of the triggers on it).
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):

@@ -914,6 +914,69 @@ class TestSnapshot:
         assert (response.status_code, response.json()) == (400, validation_error(*errors))
         assert (await tool(api, "GET", "snapshot", org.id)).content == before.content
 
+    async def test_a_plant_restored_at_2_to_the_31_minus_1_takes_further_versions(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        top = 2**31 - 1  # the largest 32-bit integer: versions once overflowed past it
+        document = {"plants": [snapshot_plant("P-1", version=top, timeConfigs=SEED_BLOCKS)]}
+        assert (await tool(api, "PUT", "snapshot", org.id, json=document)).status_code == 200
+
+        applied = await api.update_config(token, "P-1", WHOLE_DAY)
+        (plant,) = await api.sandbox_plants(orgId=org.id)
+        patched = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}", json={"timeConfigs": SEED_BLOCKS}, headers=api.headers
+        )
+
+        assert (applied.status_code, applied.json()["version"]) == (200, top + 1)
+        assert patched.status_code == 200, patched.text
+        assert (await api.plant_config(token, "P-1")).json()["version"] == top + 2
+        taken = await tool(api, "GET", "snapshot", org.id)
+        assert (taken.status_code, taken.json()["plants"][0]["version"]) == (200, top + 2)
+
+    async def test_a_version_beyond_64_bits_is_400_at_its_field(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        before = await tool(api, "GET", "snapshot", org.id)
+        document = {"plants": [snapshot_plant("X", version=2**63)]}
+
+        response = await tool(api, "PUT", "snapshot", org.id, json=document)
+
+        assert (response.status_code, response.json()) == (
+            400,
+            validation_error(
+                ("plants[0].version", "Input should be less than or equal to 9223372036854775807")
+            ),
+        )
+        assert (await tool(api, "GET", "snapshot", org.id)).content == before.content
+
+    async def test_a_plant_at_the_largest_version_takes_no_further_one_and_says_so(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        top = 2**63 - 1
+        document = {"plants": [snapshot_plant("P-1", version=top, timeConfigs=SEED_BLOCKS)]}
+        assert (await tool(api, "PUT", "snapshot", org.id, json=document)).status_code == 200
+        (plant,) = await api.sandbox_plants(orgId=org.id)
+        spent = (
+            "the plant's config version is at its largest value:"
+            " restore the plant at a lower version"
+        )
+
+        checked = await api.update_config(token, "P-1", WHOLE_DAY, validate_only=True)
+        applied = await api.update_config(token, "P-1", WHOLE_DAY)
+        patched = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}", json={"timeConfigs": WHOLE_DAY}, headers=api.headers
+        )
+
+        for answer in (checked, applied):
+            assert answer.status_code == 200, answer.text
+            assert (answer.json()["resultCode"], answer.json()["version"]) == ("cfg_rejected", top)
+            assert answer.json()["errors"] == [{"field": "version", "message": spent}]
+        assert (patched.status_code, patched.json()) == (
+            400,
+            validation_error(("timeConfigs", spent)),
+        )
+        assert (await tool(api, "GET", "snapshot", org.id)).json() == document
+
     async def test_restore_and_reset_leave_the_credentials_alone(
         self, api: Api, org: EnabledOrg, token: str
     ) -> None:

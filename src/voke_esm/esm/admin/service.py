@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voke_esm.errors import Conflict, NotFound, ValidationFailed
 from voke_esm.esm import repository
 from voke_esm.esm.models import SandboxClient, SandboxPlant
-from voke_esm.esm.time_configs import SEED_BLOCKS, check_time_configs
+from voke_esm.esm.time_configs import SEED_BLOCKS, check_next_version, check_time_configs
 from voke_esm.orgs import service as orgs_service
 from voke_esm.orgs.models import Org
 from voke_esm.schemas import FieldError, utc_now
@@ -162,6 +162,8 @@ async def update_plant(
     for field, value in changes.items():
         setattr(plant, field, value)
     if new_blocks is not None:
+        if errors := check_next_version(plant.config_version, field="timeConfigs"):
+            raise ValidationFailed(errors)
         plant.config_version += 1
     plant.updated_at = utc_now()
     await repository.flush(session)
