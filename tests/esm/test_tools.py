@@ -15,6 +15,8 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import http_client
@@ -363,6 +365,54 @@ class TestJournalCap:
 
 
 # Faults -------------------------------------------------------------------------------------------
+
+
+# Integers of any size where the tools take one: an answer, never a server error.
+ANY_INTEGER = st.integers() | st.sampled_from([2**31, 2**63, 2**64, -(2**63) - 1, 10**300])
+
+
+class TestIntegersOfAnySize:
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        field=st.sampled_from(["status", "latencyMs", "jitterMs", "count", "tokenTtlSeconds"]),
+        value=ANY_INTEGER,
+    )
+    async def test_a_fault_setup_is_stored_or_refused_at_its_field(
+        self, api: Api, org: EnabledOrg, field: str, value: int
+    ) -> None:
+        rule: dict[str, Any] = {"endpoint": "plant/list", "kind": "latency", "latencyMs": 0}
+        body: dict[str, Any] = {"rules": [rule]}
+        if field == "tokenTtlSeconds":
+            body[field] = value
+        else:
+            rule[field] = value
+            rule["kind"] = "error" if field == "status" else "latency"
+
+        response = await tool(api, "PUT", "faults", org.id, json=body)
+
+        if response.status_code == 200:
+            assert (await tool(api, "GET", "faults", org.id)).json() == response.json()
+            return
+        assert response.status_code == 400, response.text
+        (error,) = response.json()["details"]["errors"]
+        assert error["field"] == (field if field == "tokenTtlSeconds" else f"rules[0].{field}")
+
+    @settings(
+        max_examples=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(value=ANY_INTEGER)
+    async def test_journal_limits_are_answered_or_refused(
+        self, api: Api, org: EnabledOrg, value: int
+    ) -> None:
+        response = await tool(api, "GET", "journal", org.id, params={"limit": value})
+
+        assert response.status_code in (200, 400), response.text
 
 
 class TestFaultsDocument:
