@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -10,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 import jwt
@@ -116,6 +119,111 @@ class TestMalformedJson:
         headers = {**api.headers, "Content-Type": "application/json"}
         response = await api.http.post(path, content=text, headers=headers)
         assert_envelope(response, NOT_JSON)
+
+
+# 1,000 levels and one escape: about 2 kB, deeper than Python's JSON parser can go.
+NESTED = ("[" * 1000 + '"\\u0041"' + "]" * 1000).encode()
+NESTED_PLAIN = ("[" * 1000 + "]" * 1000).encode()
+TOO_DEEP = validation_error(("body", "Request body is nested too deeply"))
+
+
+def assert_nothing_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert not errors, [record.getMessage() for record in errors]
+
+
+class TestDeeplyNestedJson:
+    """A body nested deeper than the JSON parser goes is ignored by a route that takes no body,
+    and a 400 at `body` on one that takes a body; never a 500, never a traceback in the log."""
+
+    def test_the_body_is_deeper_than_the_parser_goes(self) -> None:
+        assert len(NESTED) < 2100
+        with pytest.raises(RecursionError):
+            json.loads(NESTED)
+
+    @pytest.mark.parametrize("body", [NESTED, NESTED_PLAIN], ids=["escape", "plain"])
+    @pytest.mark.parametrize(
+        ("path", "status", "signed_in"),
+        [
+            ("/healthz", 200, False),
+            ("/readyz", 200, False),
+            ("/metrics", 200, False),
+            ("/platform/voke-esm", 200, False),
+            ("/api/v1/orgs", 401, False),
+            ("/api/v1/orgs", 200, True),
+            ("/api/v1/voke-esm/trading/plant/list", 401, False),
+        ],
+    )
+    async def test_a_route_without_a_body_ignores_it(
+        self,
+        api: Api,
+        caplog: pytest.LogCaptureFixture,
+        body: bytes,
+        path: str,
+        status: int,
+        signed_in: bool,
+    ) -> None:
+        headers = {"Content-Type": "application/json", **(api.headers if signed_in else {})}
+
+        response = await api.http.request("GET", path, content=body, headers=headers)
+
+        assert response.status_code == status, response.text
+        assert_nothing_logged_as_an_error(caplog)
+
+    @pytest.mark.parametrize("body", [NESTED, NESTED_PLAIN], ids=["escape", "plain"])
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/voke-esm/trading/token",
+            "/api/v1/orgs",
+            "/api/v1/voke-esm/admin/plants",
+            "/api/v1/voke-esm/trading/plant/config/update",
+        ],
+    )
+    async def test_a_route_with_a_body_answers_400_at_body(
+        self, api: Api, caplog: pytest.LogCaptureFixture, body: bytes, path: str
+    ) -> None:
+        headers = {**api.headers, "Content-Type": "application/json"}
+        if path.endswith("/update"):  # a trading call needs a trading token
+            org = await api.enabled_org()
+            token = await api.trading_token(org.client_id, org.client_secret)
+            headers["Authorization"] = f"Bearer {token}"
+
+        response = await api.http.post(path, content=body, headers=headers)
+
+        assert_envelope(response, TOO_DEEP)
+        assert_nothing_logged_as_an_error(caplog)
+
+    async def test_the_token_form_takes_it_as_text(
+        self, api: Api, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        response = await api.http.post(
+            "/api/v1/voke-esm/trading/token",
+            content=urlencode(
+                {"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
+            ).encode()
+            + b"&scope="
+            + quote_plus(NESTED).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+        assert response.status_code == 401, response.text
+        assert response.json()["code"] == "INVALID_CLIENT"
+        assert_nothing_logged_as_an_error(caplog)
+
+    async def test_a_recursion_error_elsewhere_is_still_a_500(
+        self, app: FastAPI, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        @app.get("/test-only/recursion")
+        async def recurse() -> None:
+            raise RecursionError("not the body's")
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.get("/test-only/recursion")
+
+        assert_envelope(response, error_body(500, "INTERNAL_SERVER_ERROR", "Internal server error"))
+        assert any(record.levelno >= logging.ERROR for record in caplog.records)
 
 
 UNSTORABLE_MESSAGE = "must not contain NUL characters or unpaired surrogates"

@@ -72,6 +72,17 @@ class ValidationFailed(AppError):
         super().__init__(message, details={"errors": [dict(error) for error in errors]})
 
 
+BODY_NOT_JSON = "Request body is not valid JSON"
+
+
+class BodyTooDeep(ValidationFailed):
+    """JSON nested deeper than the parser goes: Python's raises RecursionError (about 1,000
+    levels, fewer the deeper the stack it is called from)."""
+
+    def __init__(self) -> None:
+        super().__init__([{"field": "body", "message": "Request body is nested too deeply"}])
+
+
 class Unauthorized(AppError):
     code, status, default_message = "UNAUTHORIZED", 401, "Authentication required"
 
@@ -254,7 +265,7 @@ def field_errors(details: Iterable[Mapping[str, Any]]) -> list[FieldError]:
         ]
         if error.get("type") == "json_invalid":
             # Its location is a character offset, not a JSON path: the whole body is at fault.
-            by_field["body"] = "Request body is not valid JSON"
+            by_field["body"] = BODY_NOT_JSON
             continue
         by_field[json_path(location) or "body"] = str(error.get("msg", "invalid"))
     return [{"field": field, "message": message} for field, message in by_field.items()]
@@ -275,6 +286,11 @@ def _problem_from(exc: Exception) -> AppError:
         if _is_bad_uuid(exc):  # the seed's exact body: no details
             return InvalidUuid()
         return ValidationFailed(field_errors(exc.errors()))
+    if isinstance(exc, StarletteHTTPException) and isinstance(exc.__cause__, RecursionError):
+        # FastAPI parses a route's JSON body itself and wraps any failure but malformed JSON
+        # in a 400 "There was an error parsing the body"; a RecursionError raised elsewhere
+        # is not wrapped, and stays a 500.
+        return BodyTooDeep()
     if isinstance(exc, StarletteHTTPException):
         headers = dict(exc.headers or {})
         match exc.status_code:

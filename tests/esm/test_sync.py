@@ -318,6 +318,58 @@ class TestPushTimeConfigs:
         config = await sandbox_config(api, org)
         assert (config["version"], config["timeConfigs"]) == (1, SEED_BLOCKS)
 
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            pytest.param("pBatMax", 2**64, id="pBatMax=2^64"),
+            pytest.param("pBatMax", 10**300, id="pBatMax=10^300"),
+            pytest.param("pBatMin", -(2**63) - 1, id="pBatMin=-2^63-1"),
+        ],
+    )
+    async def test_numbers_beyond_64_bits_are_pushed_stored_and_synced_exactly(
+        self, api: Api, org: EnabledOrg, linked: dict[str, Any], name: str, value: int
+    ) -> None:
+        schedule = [{**WHOLE_DAY[0], name: value}]
+
+        checked = await push(api, org.id, linked["id"], schedule, validateOnly=True)
+        pushed = await push(api, org.id, linked["id"], schedule)
+
+        assert (checked.status_code, checked.json()["resultCode"]) == (200, "cfg_accepted")
+        assert (pushed.status_code, pushed.json()["resultCode"]) == (200, "applied_ok")
+        stored = await voke_plant(api, org.id, linked["id"])
+        assert (stored["timeConfigs"], stored["configVersion"]) == (schedule, 2)
+        config = await sandbox_config(api, org)
+        assert (config["version"], config["timeConfigs"]) == (2, schedule)
+        # A sync reads the schedule back from the ESM and stores it again, still exact.
+        assert (await sync(api, org.id)).json()["configsStored"] == 1
+        synced = await voke_plant(api, org.id, linked["id"])
+        assert synced["timeConfigs"][0][name] == value
+
+    async def test_versions_past_2_to_the_31_are_pushed_and_synced(
+        self, api: Api, org: EnabledOrg, linked: dict[str, Any]
+    ) -> None:
+        top = 2**31 - 1  # the largest 32-bit integer: Voke's copy of the version overflowed past it
+        (plant,) = (
+            await api.http.get(
+                "/api/v1/voke-esm/admin/snapshot", params={"orgId": org.id}, headers=api.headers
+            )
+        ).json()["plants"]
+        restored = await api.http.put(
+            "/api/v1/voke-esm/admin/snapshot",
+            params={"orgId": org.id},
+            json={"plants": [{**plant, "version": top}]},
+            headers=api.headers,
+        )
+        assert restored.status_code == 200, restored.text
+        assert (await sync(api, org.id)).json()["configsStored"] == 1
+        assert (await voke_plant(api, org.id, linked["id"]))["configVersion"] == top
+
+        pushed = await push(api, org.id, linked["id"], WHOLE_DAY)
+
+        assert (pushed.status_code, pushed.json()["version"]) == (200, top + 1), pushed.text
+        stored = await voke_plant(api, org.id, linked["id"])
+        assert (stored["timeConfigs"], stored["configVersion"]) == (WHOLE_DAY, top + 1)
+
     async def test_a_schedule_breaking_the_block_rules_is_refused_before_any_call(
         self, api: Api, org: EnabledOrg, linked: dict[str, Any]
     ) -> None:

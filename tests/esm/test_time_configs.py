@@ -467,3 +467,103 @@ class TestConfigUpdateWithRandomBlocks:
         }
         expected = {**before, "version": before["version"] + 1, "timeConfigs": time_configs}
         assert after == (expected if applied else before)
+
+
+# Numbers beyond 64 bits, in every path -----------------------------------------------------------
+
+ADMIN = "/api/v1/voke-esm/admin"
+# §5 asks only that a number be finite: these are, though no 64-bit integer holds them.
+WIDE_NUMBERS = [
+    pytest.param("pBatMax", 2**64, id="pBatMax=2^64"),
+    pytest.param("pBatMax", 10**300, id="pBatMax=10^300"),
+    pytest.param("pBatMin", -(2**63) - 1, id="pBatMin=-2^63-1"),
+    pytest.param("socMax", 100, id="socMax=100"),  # a control: an ordinary number
+]
+
+
+class TestNumbersBeyond64Bits:
+    """Any finite number §5 accepts is stored, and read back exactly, by every path."""
+
+    @pytest.mark.parametrize(("name", "value"), WIDE_NUMBERS)
+    async def test_trading_accepts_applies_and_returns_it(
+        self, trading: tuple[Api, str, str], name: str, value: int
+    ) -> None:
+        api, token, plant_id = trading
+        schedule = [block(**{name: value})]
+
+        checked = await api.update_config(token, plant_id, schedule, validate_only=True)
+        applied = await api.update_config(token, plant_id, schedule, code="wide")
+        repeated = await api.update_config(token, plant_id, schedule, code="wide")
+        config = await api.plant_config(token, plant_id)
+
+        assert (checked.status_code, checked.json()["resultCode"]) == (200, "cfg_accepted")
+        assert (applied.status_code, applied.json()["resultCode"]) == (200, "applied_ok")
+        assert repeated.json() == applied.json()
+        assert config.status_code == 200, config.text
+        assert (config.json()["version"], config.json()["timeConfigs"]) == (2, schedule)
+        assert config.json()["timeConfigs"][0][name] == value  # exactly, not a float near it
+
+    @pytest.mark.parametrize(("name", "value"), WIDE_NUMBERS)
+    async def test_admin_create_patch_get_and_list_keep_it(
+        self, api: Api, name: str, value: int
+    ) -> None:
+        org = await api.enabled_org()
+        schedule = [block(**{name: value})]
+        later = [block("01:00", "02:00", **{name: value})]
+
+        created = await api.post_sandbox_plant(
+            {
+                "clientId": org.client_id,
+                "externalPlantId": "WIDE-1",
+                "name": "Wide",
+                "timeConfigs": schedule,
+            }
+        )
+        assert created.status_code == 201, created.text
+        plant = created.json()
+        assert plant["timeConfigs"] == schedule
+        url = f"{ADMIN}/plants/{plant['id']}"
+        assert (await api.http.get(url, headers=api.headers)).json()["timeConfigs"] == schedule
+
+        patched = await api.http.patch(url, json={"timeConfigs": later}, headers=api.headers)
+
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["timeConfigs"] == later
+        assert (await api.http.get(url, headers=api.headers)).json()["timeConfigs"] == later
+        (listed,) = [p for p in await api.sandbox_plants(orgId=org.id) if p["id"] == plant["id"]]
+        assert listed["timeConfigs"] == later
+        token = await api.trading_token(org.client_id, org.client_secret)
+        config = (await api.plant_config(token, "WIDE-1")).json()
+        assert (config["version"], config["timeConfigs"]) == (2, later)
+
+    @pytest.mark.parametrize(("name", "value"), WIDE_NUMBERS)
+    async def test_restore_and_snapshot_keep_it(self, api: Api, name: str, value: int) -> None:
+        org = await api.enabled_org()
+        document = {
+            "plants": [
+                {
+                    "externalPlantId": "WIDE-1",
+                    "name": "Wide",
+                    "description": None,
+                    "fvePeakPowerKwp": 0.0,
+                    "capacityKwh": 0.0,
+                    "configEnabled": True,
+                    "plantWithLoad": True,
+                    "esiState": "PLC_READY",
+                    "version": 3,
+                    "timeConfigs": [block(**{name: value})],
+                }
+            ]
+        }
+        snapshot = f"{ADMIN}/snapshot"
+
+        restored = await api.http.put(
+            snapshot, params={"orgId": org.id}, json=document, headers=api.headers
+        )
+
+        assert (restored.status_code, restored.json()) == (200, document), restored.text
+        taken = await api.http.get(snapshot, params={"orgId": org.id}, headers=api.headers)
+        assert (taken.status_code, taken.json()) == (200, document)
+        token = await api.trading_token(org.client_id, org.client_secret)
+        config = (await api.plant_config(token, "WIDE-1")).json()
+        assert (config["version"], config["timeConfigs"]) == (3, [block(**{name: value})])

@@ -15,6 +15,8 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import http_client
@@ -363,6 +365,54 @@ class TestJournalCap:
 
 
 # Faults -------------------------------------------------------------------------------------------
+
+
+# Integers of any size where the tools take one: an answer, never a server error.
+ANY_INTEGER = st.integers() | st.sampled_from([2**31, 2**63, 2**64, -(2**63) - 1, 10**300])
+
+
+class TestIntegersOfAnySize:
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        field=st.sampled_from(["status", "latencyMs", "jitterMs", "count", "tokenTtlSeconds"]),
+        value=ANY_INTEGER,
+    )
+    async def test_a_fault_setup_is_stored_or_refused_at_its_field(
+        self, api: Api, org: EnabledOrg, field: str, value: int
+    ) -> None:
+        rule: dict[str, Any] = {"endpoint": "plant/list", "kind": "latency", "latencyMs": 0}
+        body: dict[str, Any] = {"rules": [rule]}
+        if field == "tokenTtlSeconds":
+            body[field] = value
+        else:
+            rule[field] = value
+            rule["kind"] = "error" if field == "status" else "latency"
+
+        response = await tool(api, "PUT", "faults", org.id, json=body)
+
+        if response.status_code == 200:
+            assert (await tool(api, "GET", "faults", org.id)).json() == response.json()
+            return
+        assert response.status_code == 400, response.text
+        (error,) = response.json()["details"]["errors"]
+        assert error["field"] == (field if field == "tokenTtlSeconds" else f"rules[0].{field}")
+
+    @settings(
+        max_examples=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(value=ANY_INTEGER)
+    async def test_journal_limits_are_answered_or_refused(
+        self, api: Api, org: EnabledOrg, value: int
+    ) -> None:
+        response = await tool(api, "GET", "journal", org.id, params={"limit": value})
+
+        assert response.status_code in (200, 400), response.text
 
 
 class TestFaultsDocument:
@@ -913,6 +963,69 @@ class TestSnapshot:
 
         assert (response.status_code, response.json()) == (400, validation_error(*errors))
         assert (await tool(api, "GET", "snapshot", org.id)).content == before.content
+
+    async def test_a_plant_restored_at_2_to_the_31_minus_1_takes_further_versions(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        top = 2**31 - 1  # the largest 32-bit integer: versions once overflowed past it
+        document = {"plants": [snapshot_plant("P-1", version=top, timeConfigs=SEED_BLOCKS)]}
+        assert (await tool(api, "PUT", "snapshot", org.id, json=document)).status_code == 200
+
+        applied = await api.update_config(token, "P-1", WHOLE_DAY)
+        (plant,) = await api.sandbox_plants(orgId=org.id)
+        patched = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}", json={"timeConfigs": SEED_BLOCKS}, headers=api.headers
+        )
+
+        assert (applied.status_code, applied.json()["version"]) == (200, top + 1)
+        assert patched.status_code == 200, patched.text
+        assert (await api.plant_config(token, "P-1")).json()["version"] == top + 2
+        taken = await tool(api, "GET", "snapshot", org.id)
+        assert (taken.status_code, taken.json()["plants"][0]["version"]) == (200, top + 2)
+
+    async def test_a_version_beyond_64_bits_is_400_at_its_field(
+        self, api: Api, org: EnabledOrg
+    ) -> None:
+        before = await tool(api, "GET", "snapshot", org.id)
+        document = {"plants": [snapshot_plant("X", version=2**63)]}
+
+        response = await tool(api, "PUT", "snapshot", org.id, json=document)
+
+        assert (response.status_code, response.json()) == (
+            400,
+            validation_error(
+                ("plants[0].version", "Input should be less than or equal to 9223372036854775807")
+            ),
+        )
+        assert (await tool(api, "GET", "snapshot", org.id)).content == before.content
+
+    async def test_a_plant_at_the_largest_version_takes_no_further_one_and_says_so(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        top = 2**63 - 1
+        document = {"plants": [snapshot_plant("P-1", version=top, timeConfigs=SEED_BLOCKS)]}
+        assert (await tool(api, "PUT", "snapshot", org.id, json=document)).status_code == 200
+        (plant,) = await api.sandbox_plants(orgId=org.id)
+        spent = (
+            "the plant's config version is at its largest value:"
+            " restore the plant at a lower version"
+        )
+
+        checked = await api.update_config(token, "P-1", WHOLE_DAY, validate_only=True)
+        applied = await api.update_config(token, "P-1", WHOLE_DAY)
+        patched = await api.http.patch(
+            f"{ADMIN}/plants/{plant['id']}", json={"timeConfigs": WHOLE_DAY}, headers=api.headers
+        )
+
+        for answer in (checked, applied):
+            assert answer.status_code == 200, answer.text
+            assert (answer.json()["resultCode"], answer.json()["version"]) == ("cfg_rejected", top)
+            assert answer.json()["errors"] == [{"field": "version", "message": spent}]
+        assert (patched.status_code, patched.json()) == (
+            400,
+            validation_error(("timeConfigs", spent)),
+        )
+        assert (await tool(api, "GET", "snapshot", org.id)).json() == document
 
     async def test_restore_and_reset_leave_the_credentials_alone(
         self, api: Api, org: EnabledOrg, token: str

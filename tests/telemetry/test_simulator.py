@@ -176,3 +176,24 @@ class TestLongRuns:
         battery(quarters, 364.9 * 24 * 60, capacity_kwh=1)
 
         assert time.perf_counter() - began < 2.0  # ~0.1 s: a snapshot never stalls the API
+
+
+class TestExtremeNumbers:
+    """§5 bounds no power and §4 no capacity from below: any finite numbers give a state."""
+
+    @pytest.mark.parametrize(
+        ("p_max", "p_min"),
+        [(10**300, -(10**300)), (2**64, -(2**63) - 1), (1.7976931348623157e308, -1e308)],
+    )
+    @pytest.mark.parametrize("capacity_kwh", [100, 1e-300, 5e-324])
+    @pytest.mark.parametrize(("low", "high"), [(20, 80), (0, 1e-300)])
+    def test_the_battery_stays_within_its_band(
+        self, p_max: float, p_min: float, capacity_kwh: float, low: float, high: float
+    ) -> None:
+        extreme = block("00:00", "23:59", p_max, p_min, low, high)
+
+        for minutes in (0, 0.5, 10, 1000.25, 364.9 * 24 * 60):
+            soc, p_bat, active = battery([extreme], minutes, capacity_kwh=capacity_kwh)
+            assert low <= soc <= high, minutes
+            assert p_bat in (float(p_max), float(p_min))
+            assert active == extreme

@@ -16,6 +16,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from tests.conftest import AMQP_URL
 from tests.esm.live import bound_socket, closed_port_fixture, port_of  # noqa: F401
@@ -23,9 +24,12 @@ from tests.esm.test_admin import org_admin_token
 from tests.factories import SEED_BLOCKS, Api, EnabledOrg, error_body
 from voke_esm.app import create_app
 from voke_esm.config import Settings
+from voke_esm.db import session_scope
+from voke_esm.esm import repository as esm_repository
 
 ADMIN = "/api/v1/voke-esm/admin"
 AMQP_PORT = 5672
+YEAR_MINUTES = 525_600  # what one clock/advance may add at most
 
 INVALID_UUID = error_body(400, "INVALID_UUID", "Invalid UUID")
 ORG_NOT_FOUND = error_body(404, "NOT_FOUND", "Organization not found")
@@ -220,6 +224,44 @@ class TestClock:
 
         assert (await get_clock(api, org.id))["offsetMinutes"] == 0
         assert (await advance(api, org.id, 525_600))["offsetMinutes"] == 525_600
+
+    async def test_it_runs_at_most_1000_years_ahead(self, api: Api, app: FastAPI) -> None:
+        org = await api.enabled_org()
+        plant = await default_plant(api, org)
+        limit = 1000 * YEAR_MINUTES
+        # As a thousand clock/advance calls of at most a year each would leave it.
+        async with session_scope(app.state.sessionmaker) as session:
+            state = await esm_repository.get_org_state(session, uuid.UUID(org.id))
+            assert state is not None
+            state.clock_offset_minutes = limit - 10
+
+        refused = await api.http.post(
+            f"{ADMIN}/clock/advance",
+            params={"orgId": org.id},
+            json={"minutes": 11},
+            headers=api.headers,
+        )
+
+        assert (refused.status_code, refused.json()) == (
+            400,
+            error_body(
+                400,
+                "VALIDATION_ERROR",
+                "Validation error",
+                {
+                    "errors": [
+                        {
+                            "field": "minutes",
+                            "message": "would move the clock more than 1000 years ahead of real"
+                            " time",
+                        }
+                    ]
+                },
+            ),
+        )
+        assert (await get_clock(api, org.id))["offsetMinutes"] == limit - 10
+        assert (await advance(api, org.id, 10))["offsetMinutes"] == limit
+        assert parse_utc((await telemetry(api, plant["id"]))["timestamp"]).year >= 3000
 
     async def test_needs_a_super_admin(self, api: Api) -> None:
         org = await api.enabled_org()

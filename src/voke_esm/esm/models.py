@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from voke_esm.db import Base, Timestamps, UuidPrimaryKey
+from voke_esm.db import Base, BigInt, Timestamps, UuidPrimaryKey
 from voke_esm.schemas import utc_now
 
 DEFAULT_ESI_STATE = "PLC_READY"
@@ -53,7 +53,7 @@ class SandboxPlant(UuidPrimaryKey, Timestamps, Base):
     plant_with_load: Mapped[bool] = mapped_column(default=True)
     esi_state: Mapped[str] = mapped_column(String(64), default=DEFAULT_ESI_STATE)
     time_configs: Mapped[list[Any]] = mapped_column(default=list)
-    config_version: Mapped[int] = mapped_column(default=1)
+    config_version: Mapped[int] = mapped_column(BigInt, default=1)
     # Bumped by a database trigger on every update of the row (see plants_version above).
     revision: Mapped[int] = mapped_column(BigInteger(), default=1, server_default="1")
 

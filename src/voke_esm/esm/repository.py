@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -33,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Executable
 
-from voke_esm.db import SQLITE_LOCK_TIMEOUT_S
+from voke_esm.db import SQLITE_LOCK_TIMEOUT_S, json_value
 from voke_esm.esm.models import ConfigUpdateRecord, SandboxClient, SandboxOrgState, SandboxPlant
 from voke_esm.orgs.models import Org
 from voke_esm.schemas import utc_now
@@ -576,7 +575,7 @@ class PostgresTradingCallers:
             uuid.UUID(str(org_id)),
             digest,
             plants_version,
-            orjson.loads(fault_rules) if fault_rules else [],
+            json_value(fault_rules) if fault_rules else [],
             ttl,
             None if plant_row_id is None else (str(plant_row_id), revision),
         )
@@ -629,7 +628,7 @@ class SqliteTradingCallers:
             uuid.UUID(hex=org_id),
             digest,
             plants_version,
-            orjson.loads(fault_rules) if fault_rules else [],
+            json_value(fault_rules) if fault_rules else [],
             ttl,
             None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
         )

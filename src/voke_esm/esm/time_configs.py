@@ -3,7 +3,8 @@
 Shape (every field present, of the right JSON type) is the schemas' job; these are the rules a
 well-shaped schedule must also meet. Each broken rule is reported once, at one field.
 Admin turns the errors into a 400, trading into `cfg_rejected`, and Voke's client checks a
-schedule with them before it sends one.
+schedule with them before it sends one. The one rule on config versions sits here too, so that
+both paths apply it alike.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from voke_esm.schemas import FieldError
 
 MAX_BLOCKS: Final = 96
+# A plant's config version is a 64-bit column (CONTRACT §6: it starts at 1 and rises by one with
+# each applied update). A snapshot may restore a plant at any version up to this (§11).
+CONFIG_VERSION_MAX: Final = 2**63 - 1
+CONFIG_VERSION_SPENT: Final = (
+    "the plant's config version is at its largest value: restore the plant at a lower version"
+)
 # ASCII digits only: `\d` would also take other scripts' digits such as "٠".
 _HH_MM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
@@ -76,6 +83,14 @@ def check_time_configs(
 
     errors.extend(_overlaps(windows, field))
     return errors
+
+
+def check_next_version(version: int, *, field: str = "version") -> list[FieldError]:
+    """`[]` when a plant at config `version` can take a new one; one error at `field` when
+    its version is the column's largest (only a restore can put it there)."""
+    if version < CONFIG_VERSION_MAX:
+        return []
+    return [{"field": field, "message": CONFIG_VERSION_SPENT}]
 
 
 def _finite(number: float) -> bool:

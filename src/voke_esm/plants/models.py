@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from voke_esm.db import Base, Timestamps, UuidPrimaryKey
+from voke_esm.db import Base, BigInt, Timestamps, UuidPrimaryKey
 
 
 class Plant(UuidPrimaryKey, Timestamps, Base):
@@ -20,5 +20,5 @@ class Plant(UuidPrimaryKey, Timestamps, Base):
     name: Mapped[str] = mapped_column(String(255))
     external_plant_id: Mapped[str | None] = mapped_column(String(120))
     time_configs: Mapped[list[Any]] = mapped_column(default=list)
-    config_version: Mapped[int | None]
+    config_version: Mapped[int | None] = mapped_column(BigInt)  # the ESM's, up to 2^63 - 1
     synced_at: Mapped[datetime | None]

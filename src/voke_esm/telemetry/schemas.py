@@ -10,6 +10,10 @@ from voke_esm.schemas import CamelModel, StrictBody, UtcDateTime
 
 SCHEMA_VERSION: Final = 1
 MAX_ADVANCE_MINUTES: Final = 525_600  # one year per call
+# How far ahead of real time advances may take the clock in all: far enough for any test, and
+# far from the year 9999, past which no date can be computed.
+MAX_OFFSET_YEARS: Final = 1000
+MAX_OFFSET_MINUTES: Final = MAX_OFFSET_YEARS * MAX_ADVANCE_MINUTES
 
 AdvanceMinutes = Annotated[
     float,

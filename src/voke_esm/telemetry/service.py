@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voke_esm.db import session_scope
-from voke_esm.errors import Conflict
+from voke_esm.errors import Conflict, ValidationFailed
 from voke_esm.esm import repository as esm_repository
 from voke_esm.esm.admin import service as admin_service
 from voke_esm.esm.models import SandboxOrgState, SandboxPlant
@@ -20,7 +20,7 @@ from voke_esm.orgs import service as orgs_service
 from voke_esm.schemas import utc_now
 from voke_esm.telemetry import repository
 from voke_esm.telemetry.publisher import PublishOutcome, TelemetryPublisher, routing_key
-from voke_esm.telemetry.schemas import TelemetrySnapshot
+from voke_esm.telemetry.schemas import MAX_OFFSET_MINUTES, MAX_OFFSET_YEARS, TelemetrySnapshot
 from voke_esm.telemetry.simulator import simulate
 
 logger = logging.getLogger("voke_esm")
@@ -74,6 +74,9 @@ async def advance_clock(session: AsyncSession, org_id: uuid.UUID, minutes: float
     state = await repository.get_org_state_for_update(session, org.id)
     if state is None:
         raise ClockNotStarted()
+    if state.clock_offset_minutes + minutes > MAX_OFFSET_MINUTES:
+        message = f"would move the clock more than {MAX_OFFSET_YEARS} years ahead of real time"
+        raise ValidationFailed([{"field": "minutes", "message": message}])
     state.clock_offset_minutes += minutes
     state.updated_at = utc_now()
     await repository.flush(session)

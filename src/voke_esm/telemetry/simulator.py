@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,7 +154,10 @@ def _run(soc: float, charging: bool, limits: _Limits, minutes: float) -> tuple[f
         if turns == 1 and limits.up > 0 and limits.down > 0:
             # At a bound with both directions open: skip the whole periods in one step.
             band = limits.high - limits.low
-            minutes = math.fmod(minutes, band / limits.up + band / limits.down)
+            period = band / limits.up + band / limits.down
+            if period <= 0:  # rates so high (§5 bounds no power) that a period rounds to 0
+                return soc, charging
+            minutes = math.fmod(minutes, period)
     return soc, charging
 
 
@@ -171,7 +175,9 @@ def _limits(block: Block, capacity_kwh: float) -> _Limits:
     p_max, p_min = float(block["pBatMax"]), float(block["pBatMin"])
     low, high = float(block["socMin"]), float(block["socMax"])
     if capacity_kwh > 0:
-        per_kw = 100 / capacity_kwh / 60  # % per minute for each kW
+        # % per minute for each kW; finite for the tiniest capacity, so that 0 kW stays 0 (an
+        # infinite rate is fine: that direction's leg takes no time).
+        per_kw = min(100 / capacity_kwh / 60, sys.float_info.max)
         up, down = max(p_max, 0.0) * per_kw, max(-p_min, 0.0) * per_kw
     else:
         up = down = 0.0  # nothing to charge: the battery holds

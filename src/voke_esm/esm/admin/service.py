@@ -14,7 +14,7 @@ from voke_esm.db import conflicts_retried
 from voke_esm.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from voke_esm.esm import repository
 from voke_esm.esm.models import SandboxClient, SandboxPlant
-from voke_esm.esm.time_configs import SEED_BLOCKS, check_time_configs
+from voke_esm.esm.time_configs import SEED_BLOCKS, check_next_version, check_time_configs
 from voke_esm.orgs import service as orgs_service
 from voke_esm.orgs.models import Org
 from voke_esm.schemas import FieldError, utc_now
@@ -195,6 +195,10 @@ async def update_plant(
     changed = {field: value for field, value in changes.items() if getattr(plant, field) != value}
     if not changed:
         return plant
+    if "time_configs" in changed and (
+        errors := check_next_version(plant.config_version, field="timeConfigs")
+    ):
+        raise ValidationFailed(errors)
     for field, value in changed.items():
         setattr(plant, field, value)
     if "time_configs" in changed:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.esm.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
 from voke_esm.schemas import CamelModel, FieldErrorRead, StrictBody
 
 
@@ -29,9 +29,14 @@ class EsmPlant(CamelModel):
     meters: list[Any] = Field(default_factory=list)
 
 
+# What Voke can store of an ESM's config version (plants.config_version); an answer beyond it
+# is not the contract's.
+EsmVersion = Annotated[int, Field(le=CONFIG_VERSION_MAX)]
+
+
 class EsmPlantConfig(CamelModel):
     plant_id: str
-    version: int
+    version: EsmVersion
     config_enabled: bool
     esi_state: str | None = None
     time_configs: list[TimeConfigBlock]
@@ -41,7 +46,7 @@ class ConfigUpdateAnswer(CamelModel):
     plant_id: str
     config_update_req_code: str
     result_code: Literal["applied_ok", "cfg_accepted", "cfg_rejected"]
-    version: int
+    version: EsmVersion
     errors: list[FieldErrorRead] = Field(default_factory=list)
 
 

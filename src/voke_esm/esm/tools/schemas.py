@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from voke_esm.esm.admin.schemas import PLANT_EXAMPLE, Quantity
-from voke_esm.esm.time_configs import TimeConfigBlock
+from voke_esm.esm.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
 from voke_esm.schemas import CamelModel, StrictBody, UtcDateTime
 
 FaultEndpoint = Literal["token", "plant/list", "plant/config", "plant/config/update", "*"]
@@ -121,7 +121,7 @@ class SnapshotPlant(StrictBody):
     config_enabled: StrictBool
     plant_with_load: StrictBool
     esi_state: str = Field(min_length=1, max_length=64)
-    version: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)] = Field(
+    version: Annotated[StrictInt, Field(ge=1, le=CONFIG_VERSION_MAX)] = Field(
         description="the plant's config version"
     )
     time_configs: list[TimeConfigBlock] = Field(max_length=10_000)

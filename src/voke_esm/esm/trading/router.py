@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from voke_esm.db import session_scope
-from voke_esm.deps import KeyringDep, LimiterDep, SessionDep, SettingsDep
+from voke_esm.deps import KeyringDep, LimiterDep, SessionDep, SettingsDep, json_body
 from voke_esm.errors import (
     InvalidClient,
     LoopbackOnly,
@@ -153,13 +153,7 @@ async def exchange_token(
         oauth = _validated_form(fields)
         client_id, client_secret = oauth.client_id, oauth.client_secret
     else:
-        try:
-            payload = await request.json()
-        except ValueError:
-            raise ValidationFailed(
-                [{"field": "body", "message": "Request body is not valid JSON"}]
-            ) from None
-        body = _validated(TokenRequest, payload)
+        body = _validated(TokenRequest, await json_body(request))
         client_id, client_secret = body.clientId, body.clientSecret
 
     caller = await callers.read(client_id)

@@ -13,7 +13,7 @@ from voke_esm.db import session_scope
 from voke_esm.errors import InvalidClient, NotFound
 from voke_esm.esm import repository
 from voke_esm.esm.repository import TradingCaller
-from voke_esm.esm.time_configs import TimeConfigBlock, check_time_configs
+from voke_esm.esm.time_configs import TimeConfigBlock, check_next_version, check_time_configs
 from voke_esm.esm.trading.read_cache import TradingReadCache
 from voke_esm.esm.trading.schemas import PlantConfigRead, TradingPlantRead
 from voke_esm.schemas import FieldError
@@ -121,6 +121,7 @@ async def update_config(
         errors.append(
             {"field": "configEnabled", "message": "config updates are disabled for this plant"}
         )
+    errors.extend(check_next_version(plant.config_version))
     errors.extend(check_time_configs(time_configs))
     if errors:
         result_code = "cfg_rejected"
