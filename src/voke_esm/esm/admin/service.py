@@ -135,7 +135,7 @@ async def get_plant(
 
 async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> SandboxPlant:
     errors: list[FieldError] = check_time_configs(fields["time_configs"])
-    client = await repository.get_client(session, fields["client_id"])
+    client = await _bound_client_with_org_locked(session, fields["client_id"])
     if client is None:
         errors.insert(
             0, {"field": "clientId", "message": "is not bound to an enabled organization"}
@@ -149,6 +149,23 @@ async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> Sandbox
             return await repository.add_plant(session, plant)
     except IntegrityError:
         raise ExternalPlantIdTaken() from None
+
+
+async def _bound_client_with_org_locked(
+    session: AsyncSession, client_id: str
+) -> SandboxClient | None:
+    """The client, once its org's row is locked: the lock every change of an org's sandbox takes
+    first (enable, disable, reset, org deletion), so that they queue instead of deadlocking. By
+    then the client may be gone (rotated, revoked, its org deleted): None, as if never bound."""
+    client = await repository.get_client(session, client_id)
+    if client is None:
+        return None
+    try:
+        await orgs_service.get_org(session, client.org_id, for_update=True)
+    except NotFound:
+        return None
+    bound = await repository.get_client_for_org(session, client.org_id)
+    return bound if bound is not None and bound.client_id == client_id else None
 
 
 async def update_plant(
