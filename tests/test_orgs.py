@@ -216,34 +216,43 @@ class TestDeleteOrg:
 
         assert {"200", "400", "401", "403", "404"} <= set(operation["responses"])
 
-    async def test_racing_enable_and_plant_creation_leaves_no_orphan_and_no_500(
+    async def test_racing_changes_of_the_org_leave_no_orphan_and_no_500(
         self, app: FastAPI, api: Api
     ) -> None:
         for _round in range(3):
             org = await api.enabled_org()
+            token = await api.trading_token(org.client_id, org.client_secret)
+            voke_plant = await api.create_voke_plant(org.id, externalPlantId=org.default_plant_id)
+            plants = await api.sandbox_plants(clientId=org.client_id)
+            sandbox_plant = f"{ADMIN}/plants/{plants[0]['id']}"
+            voke_plant_path = f"{ORGS}/{org.id}/plants/{voke_plant['id']}"
+            by_org = {"params": {"orgId": org.id}, "headers": api.headers}
+            snapshot = (await api.http.get(f"{ADMIN}/snapshot", **by_org)).json()
             calls = [
                 delete_org(api, org.id),
-                api.http.post(f"{ADMIN}/enable", params={"orgId": org.id}, headers=api.headers),
-                api.http.post(f"{ADMIN}/disable", params={"orgId": org.id}, headers=api.headers),
-                api.http.post(f"{ADMIN}/reset", params={"orgId": org.id}, headers=api.headers),
+                api.http.post(f"{ADMIN}/enable", **by_org),
+                api.http.post(f"{ADMIN}/disable", **by_org),
+                api.http.post(f"{ADMIN}/reset", **by_org),
+                api.http.put(f"{ADMIN}/snapshot", json=snapshot, **by_org),
+                api.http.put(f"{ADMIN}/faults", json={"rules": []}, **by_org),
+                api.http.post(f"{ADMIN}/clock/advance", json={"minutes": 5}, **by_org),
                 api.post_sandbox_plant(
                     {"clientId": org.client_id, "externalPlantId": "RACE-1", "name": "Race"}
                 ),
-                api.http.post(
-                    f"{ORGS}/{org.id}/plants", json={"name": "Race"}, headers=api.headers
-                ),
-                api.http.put(
-                    f"{ADMIN}/faults",
-                    params={"orgId": org.id},
-                    json={"rules": []},
-                    headers=api.headers,
-                ),
+                api.http.patch(sandbox_plant, json={"name": "Renamed"}, headers=api.headers),
+                api.http.patch(sandbox_plant, json={"timeConfigs": []}, headers=api.headers),
+                api.http.delete(sandbox_plant, headers=api.headers),
+                api.http.post(f"{sandbox_plant}/telemetry", headers=api.headers),
+                api.update_config(token, org.default_plant_id, SEED_BLOCKS),
+                api.http.post(f"{ORGS}/{org.id}/plants", json={"name": "R"}, headers=api.headers),
+                api.http.patch(voke_plant_path, json={"name": "Renamed"}, headers=api.headers),
+                api.http.delete(voke_plant_path, headers=api.headers),
             ]
             answers = await asyncio.wait_for(asyncio.gather(*calls), timeout=60)
 
             assert answers[0].status_code == 200, answers[0].text
             for answer in answers:
-                assert answer.status_code < 500, answer.text
+                assert answer.status_code < 500, (answer.request.url, answer.text)
             assert set((await rows_of_org(app, org.id)).values()) == {0}
 
     async def test_journal_entries_of_other_orgs_survive_a_batch_with_a_deleted_org(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.auth import repository as users_repository
 from voke_esm.errors import Conflict, NotFound
+from voke_esm.esm import repository as sandbox_repository
 from voke_esm.orgs import repository
 from voke_esm.orgs.models import Org, TradingPartnerConfig, name_key
 from voke_esm.schemas import utc_now
@@ -106,6 +107,7 @@ async def delete_org(session: AsyncSession, org_id: uuid.UUID) -> Org:
     # The org row lock first, as enable, disable, reset and restore take it: whichever of them
     # comes second waits, and one that comes after the deletion finds no org (404).
     org = await get_org(session, org_id, for_update=True)
+    await sandbox_repository.lock_plants_of_org(session, org.id)
     await users_repository.delete_org_admins(session, org.id)
     await repository.delete(session, org)
     return org

@@ -50,6 +50,7 @@ async def enable(
     """Fresh credentials on every call; the old ones and their tokens die in the same commit."""
     # The org row lock serializes enable and disable of one org.
     org = await orgs_service.get_org(session, org_id, for_update=True)
+    await repository.lock_plants_of_org(session, org.id)  # before the client row: no deadlock
     client_id, client_secret = new_client_id(), new_client_secret()
     now = utc_now()
     await repository.delete_clients_for_org(session, org.id)
