@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import AMQP_URL
+from tests.conftest import AMQP_URL, make_settings, run_in_thread
 from tests.esm.live import closed_port_fixture  # noqa: F401
+from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.robustness.servers import create_super_admin, free_port, threaded_service
+from voke_esm.app import create_app
+from voke_esm.migrations import upgrade_to_head
 
 VOKE_ESM = Path(sys.executable).with_name("voke-esm")
 STEP = re.compile(r"  ([✓✗]) +(\d+)\. (.+)")
@@ -32,6 +40,37 @@ def smoke(
     )
 
 
+@contextmanager
+def a_service(folder: Path, *, esm_port: int | None = None) -> Iterator[str]:
+    """A service on a loopback port with a database that outlives the smoke run; Voke's ESM
+    client reaches the sandbox at `esm_port` (this service's own port unless given)."""
+    url = f"sqlite+aiosqlite:///{folder / 'voke-esm.db'}"
+    upgrade_to_head(url)
+    run_in_thread(lambda: asyncio.run(create_super_admin(url)))
+    port = free_port()
+    esm_url = f"http://127.0.0.1:{esm_port or port}/api/v1/voke-esm"
+    app = create_app(make_settings(folder, url, voke_esm_internal_url=esm_url))
+    with threaded_service(app, port) as base_url:
+        yield base_url
+
+
+def orgs_of(base_url: str) -> list[dict[str, object]]:
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        login = http.post(
+            "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        token = login.json()["accessToken"]
+        orgs = http.get("/api/v1/orgs", headers={"Authorization": f"Bearer {token}"})
+        assert orgs.status_code == 200, orgs.text
+        return list(orgs.json())
+
+
+def smoke_against(base_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return smoke(
+        "--base-url", base_url, "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD, cwd=cwd
+    )
+
+
 class TestSmoke:
     def test_against_a_sandbox_it_starts_itself_every_step_passes(self, tmp_path: Path) -> None:
         run = smoke(cwd=tmp_path)
@@ -47,6 +86,9 @@ class TestSmoke:
         assert len(applied) == 1, output
         assert "skipped" not in applied[0], output
         assert not any(line.startswith("  ✗") for line in run.stdout.splitlines()), output
+        # The last step deletes the org it made, so that no run leaves one behind (§3).
+        last = [step for step in steps if step][-1]
+        assert last[3].startswith("delete the organization and everything of it ("), output
 
     def test_an_unreachable_service_fails_at_the_first_step(
         self, tmp_path: Path, closed_port: int
@@ -92,3 +134,26 @@ class TestSmoke:
         assert org_slug is not None, output
         assert f"vcp.{org_slug[1]}.event.telemetry: plant PLANT-" in titles[at + 2], output
         assert "AMQP telemetry steps were skipped" not in output
+
+    def test_it_leaves_no_org_behind(self, tmp_path: Path) -> None:
+        with a_service(tmp_path) as base_url:
+            run = smoke_against(base_url, tmp_path)
+
+            output = run.stdout + run.stderr
+            assert run.returncode == 0, output
+            assert orgs_of(base_url) == [], output
+
+    def test_a_failed_run_deletes_its_org_all_the_same(
+        self, tmp_path: Path, closed_port: int
+    ) -> None:
+        # Voke's ESM client is pointed at a closed port: the trading sync step fails.
+        with a_service(tmp_path, esm_port=closed_port) as base_url:
+            run = smoke_against(base_url, tmp_path)
+
+            output = run.stdout + run.stderr
+            assert run.returncode != 0, output
+            failed = [line for line in run.stdout.splitlines() if line.startswith("  ✗")]
+            assert len(failed) == 1, output
+            assert "trading sync" in failed[0], output
+            assert "  -  deleted the organization this run created (smoke-test-" in output
+            assert orgs_of(base_url) == [], output

@@ -240,8 +240,9 @@ class TestOrgs:
         assert (org["name"], org["slug"]) == ("Acme", "acme")
         assert_utc_between(org["createdAt"], start, end)
 
-    async def test_two_orgs_of_one_name_get_distinct_slugs(self, api: Api) -> None:
-        first, second = await api.create_org("Acme"), await api.create_org("Acme")
+    async def test_two_orgs_of_one_slug_get_distinct_slugs(self, api: Api) -> None:
+        # Two orgs can no longer share a name (§3 amended): these two names share a slug.
+        first, second = await api.create_org("Acme Energy"), await api.create_org("Acme-Energy")
 
         assert first["slug"] != second["slug"]
 

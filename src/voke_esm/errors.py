@@ -28,6 +28,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import Scope
@@ -307,6 +308,10 @@ def _problem_from(exc: Exception) -> AppError:
             case 403:
                 return Forbidden(headers=headers)
         return InternalError(headers=headers)
+    if isinstance(exc, StaleDataError):
+        # A row this request read was deleted by a concurrent one before this wrote it (a plant
+        # deleted, or its org, while being changed): it is gone, as a later request would see.
+        return NotFound("Not found: it was deleted meanwhile")
     if isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError)):
         return ServiceUnavailable()
     if is_transaction_conflict(exc):  # not retried where it happened: a 503 still, never a 500

@@ -2,7 +2,8 @@
 
 Against a running service (`--base-url`), or against one it starts itself on a free loopback port
 with a temporary database. Each step prints a tick or the reason it failed; the first failure
-ends the run with a non-zero exit.
+ends the run with a non-zero exit. The last step deletes the organization the run created; a run
+that fails before it deletes the organization all the same (best effort), and says so.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class SmokeRun:
         finally:
             if self.consumer is not None:
                 self.consumer.close()
+            self.clean_up()
 
     def _run(self) -> bool:
         telemetry: list[tuple[str, Callable[[], str | None]]] = [
@@ -132,6 +134,7 @@ class SmokeRun:
             ("push a schedule change (config/update)", self.push),
             ("the trading config shows it applied", self.confirm),
             ("the service logged 'Voke ESM: applied config for <plantId>'", self.log_line),
+            ("delete the organization and everything of it", self.delete_org),
         ]
         for number, (title, step) in enumerate(steps, start=1):
             try:
@@ -161,7 +164,8 @@ class SmokeRun:
         self.http.headers["Authorization"] = f"Bearer {body['accessToken']}"
 
     def create_org(self) -> str:
-        name = f"Smoke test {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+        # Org names are unique (§3): a random tail keeps two runs in one second apart.
+        name = f"Smoke test {datetime.now(UTC):%Y-%m-%d %H:%M:%S} {secrets.token_hex(2)}"
         self.state["org"] = self.expect(self.http.post("/api/v1/orgs", json={"name": name}), 201)
         return str(self.state["org"]["slug"])
 
@@ -287,6 +291,35 @@ class SmokeRun:
                 return str(self.log_file)
             time.sleep(0.2)
         raise StepFailed(f"{wanted!r} not found in {self.log_file}")
+
+    def delete_org(self) -> str:
+        self.expect(self.http.delete(f"/api/v1/orgs/{self.org_id}"), 200)
+        self.state["org_deleted"] = True
+        self.expect(self.http.get(f"/api/v1/orgs/{self.org_id}"), 404)
+        credentials = self.state["credentials"]
+        self.expect(
+            self.http.post(
+                "/api/v1/voke-esm/trading/token",
+                json={
+                    "clientId": credentials["clientId"],
+                    "clientSecret": credentials["clientSecret"],
+                },
+            ),
+            401,
+        )
+        return f"{self.state['org']['slug']} is gone, its credentials refused"
+
+    def clean_up(self) -> None:
+        """After a failed run, delete the org it created, if any, so that none is left behind."""
+        if "org" not in self.state or self.state.get("org_deleted"):
+            return
+        try:
+            self.expect(self.http.delete(f"/api/v1/orgs/{self.org_id}"), 200)
+        except (StepFailed, httpx.HTTPError) as exc:
+            self.echo(f"  -  the organization this run created was not deleted: {exc}")
+            return
+        self.state["org_deleted"] = True
+        self.echo(f"  -  deleted the organization this run created ({self.state['org']['slug']})")
 
     # Helpers -------------------------------------------------------------------------------------
 

@@ -64,9 +64,9 @@ async def create_super_admin(database_url: str) -> None:
 
 
 @contextmanager
-def threaded_service(app: FastAPI) -> Iterator[str]:
+def threaded_service(app: FastAPI, port: int | None = None) -> Iterator[str]:
     """uvicorn serving `app` (lifespan included) on a loopback port in a thread; yields its URL."""
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,3 +49,11 @@ async def add(session: AsyncSession, user: User) -> User:
 async def delete(session: AsyncSession, user: User) -> None:
     await session.delete(user)
     await session.flush()
+
+
+async def delete_org_admins(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await session.execute(
+        delete_rows(User)
+        .where(User.org_id == org_id, User.role == Role.ORG_ADMIN)
+        .execution_options(synchronize_session=False)
+    )

@@ -128,6 +128,20 @@ async def count_plants_for_org(session: AsyncSession, org_id: uuid.UUID) -> int:
     return await session.scalar(query) or 0
 
 
+async def lock_plants_of_org(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Lock the org's plant rows before anything takes its client row.
+
+    A change of a plant locks its row, then (by trigger) its client's row; deleting the org
+    takes them in that order too, so that it waits for such a change instead of deadlocking.
+    """
+    await session.execute(
+        select(SandboxPlant.id)
+        .where(SandboxPlant.org_id == org_id)
+        .order_by(SandboxPlant.id)
+        .with_for_update()
+    )
+
+
 async def rebind_plants(session: AsyncSession, org_id: uuid.UUID, client_id: str) -> None:
     await session.execute(
         update(SandboxPlant)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 import uuid
 from datetime import datetime
 
@@ -10,10 +12,23 @@ from voke_esm.db import Base, UuidPrimaryKey
 from voke_esm.schemas import utc_now
 
 
+def name_key(name: str) -> str:
+    """What makes two org names the same name (CONTRACT §3: compared without regard to case).
+
+    Computed here rather than with the database's lower(): SQLite's folds ASCII letters only,
+    so "É" and "é" would be two names there and one on PostgreSQL. Folding can make a name
+    many times longer ("ﷺ" is 18 letters in NFKC), so the key is a digest of fixed length.
+    """
+    folded = unicodedata.normalize("NFKC", name.strip()).casefold()
+    return hashlib.sha256(folded.encode()).hexdigest()
+
+
 class Org(UuidPrimaryKey, Base):
     __tablename__ = "orgs"
 
     name: Mapped[str] = mapped_column(String(255))
+    # name_key(name): unique, so that of parallel creates of one name exactly one succeeds.
+    name_key: Mapped[str] = mapped_column(String(64), index=True, unique=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 

@@ -20,6 +20,10 @@ async def list_all(session: AsyncSession) -> Sequence[Org]:
     return (await session.scalars(select(Org).order_by(Org.name, Org.id))).all()
 
 
+async def name_key_taken(session: AsyncSession, name_key: str) -> bool:
+    return await session.scalar(select(Org.id).where(Org.name_key == name_key)) is not None
+
+
 async def slugs_like(session: AsyncSession, base: str) -> set[str]:
     rows = await session.scalars(select(Org.slug).where(Org.slug.startswith(base, autoescape=True)))
     return set(rows)
@@ -29,6 +33,12 @@ async def add(session: AsyncSession, org: Org) -> Org:
     session.add(org)
     await session.flush()
     return org
+
+
+async def delete(session: AsyncSession, org: Org) -> None:
+    """Delete the org row; the foreign keys' ON DELETE CASCADE take every row of the org with it."""
+    await session.delete(org)
+    await session.flush()
 
 
 async def get_partner_config(

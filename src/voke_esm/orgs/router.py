@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from voke_esm.auth.deps import SuperAdmin
 from voke_esm.deps import SessionDep
 from voke_esm.errors import (
+    Conflict,
     Forbidden,
     InvalidUuid,
     NotFound,
@@ -14,7 +15,7 @@ from voke_esm.errors import (
 )
 from voke_esm.orgs import service as orgs_service
 from voke_esm.orgs.schemas import ConnectionsRead, OrgCreate, OrgRead
-from voke_esm.schemas import OrgId
+from voke_esm.schemas import MessageRead, OrgId
 
 router = APIRouter(
     prefix="/api/v1/orgs", tags=["Orgs"], responses=error_responses(Unauthorized, Forbidden)
@@ -27,15 +28,30 @@ async def list_orgs(_: SuperAdmin, session: SessionDep) -> list[OrgRead]:
 
 
 @router.post(
-    "", status_code=201, response_model=OrgRead, responses=error_responses(ValidationFailed)
+    "",
+    status_code=201,
+    response_model=OrgRead,
+    responses=error_responses(ValidationFailed, Conflict),
 )
 async def create_org(body: OrgCreate, _: SuperAdmin, session: SessionDep) -> OrgRead:
+    """Create an organization; a name already taken, in any case, is 409."""
     return OrgRead.model_validate(await orgs_service.create_org(session, name=body.name))
 
 
 @router.get("/{orgId}", response_model=OrgRead, responses=error_responses(InvalidUuid, NotFound))
 async def get_org(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> OrgRead:
     return OrgRead.model_validate(await orgs_service.get_org(session, org_id))
+
+
+@router.delete(
+    "/{orgId}", response_model=MessageRead, responses=error_responses(InvalidUuid, NotFound)
+)
+async def delete_org(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> MessageRead:
+    """Delete an organization and everything of it: its sandbox credentials (its trading tokens
+    stop working at once), Voke plants, sandbox plants, journal, fault rules, clock and ORG_ADMIN
+    users. Its name is free again."""
+    org = await orgs_service.delete_org(session, org_id)
+    return MessageRead(message=f"Organization {org.name} deleted")
 
 
 @router.get(

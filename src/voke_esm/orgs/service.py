@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,17 +12,27 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.errors import NotFound
+from voke_esm.auth import repository as users_repository
+from voke_esm.errors import Conflict, NotFound
+from voke_esm.esm import repository as sandbox_repository
 from voke_esm.orgs import repository
-from voke_esm.orgs.models import Org, TradingPartnerConfig
+from voke_esm.orgs.models import Org, TradingPartnerConfig, name_key
 from voke_esm.schemas import utc_now
 from voke_esm.security import Keyring
 
 _SLUG_MAX = 60
+# Slugs tried for one create: the first free ones by number, then random ones (see create_org).
+_SLUG_ATTEMPTS = 8
+_NUMBERED_SLUG_ATTEMPTS = 2
 
 
 class OrgNotFound(NotFound):
     default_message = "Organization not found"
+
+
+class OrgNameTaken(Conflict):
+    field = "name"
+    default_message = "An organization with this name already exists"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +61,56 @@ async def list_orgs(session: AsyncSession) -> Sequence[Org]:
 
 
 async def create_org(session: AsyncSession, *, name: str) -> Org:
+    """A new org; its name must be free without regard to case (CONTRACT §3), else 409.
+
+    The unique indexes on the name key and the slug settle races: of parallel creates of one
+    name exactly one inserts, and the others' inserts wait for it and then fail. Which index
+    failed is read afresh after the failure (the winner has committed by then): a taken name
+    is a 409, a taken slug a retry with another one, so a crowd on one slug never ends in a 500.
+    """
+    name = name.strip() or name
+    key = name_key(name)
+    if await repository.name_key_taken(session, key):
+        raise OrgNameTaken()
     base = slugify(name)
-    for _attempt in range(5):
-        taken = await repository.slugs_like(session, base)
-        slug = base
-        suffix = 2
-        while slug in taken:
-            slug = f"{base}-{suffix}"
-            suffix += 1
+    for attempt in range(_SLUG_ATTEMPTS):
+        if attempt < _NUMBERED_SLUG_ATTEMPTS:
+            slug = await _first_free_slug(session, base)
+        else:  # the numbered ones are being taken concurrently: one nobody else will pick
+            slug = f"{base}-{secrets.token_hex(3)}"
         try:
             async with session.begin_nested():
-                return await repository.add(session, Org(name=name.strip() or name, slug=slug))
-        except IntegrityError:  # a concurrent create took the slug: look again
-            continue
+                return await repository.add(session, Org(name=name, name_key=key, slug=slug))
+        except IntegrityError:
+            if await repository.name_key_taken(session, key):
+                raise OrgNameTaken() from None
     raise RuntimeError("could not find a free organization slug")
+
+
+async def _first_free_slug(session: AsyncSession, base: str) -> str:
+    taken = await repository.slugs_like(session, base)
+    slug, suffix = base, 2
+    while slug in taken:
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    return slug
+
+
+async def delete_org(session: AsyncSession, org_id: uuid.UUID) -> Org:
+    """Delete the org and everything of it (CONTRACT §3), in the request's one transaction.
+
+    Its sandbox client (so its credentials and every trading token die at once: the trading
+    caller is read from that row on every call), TradingPartnerConfig, Voke plants, sandbox
+    plants with their remembered config updates, journal, fault rules and clock all go by the
+    foreign keys' ON DELETE CASCADE. Its ORG_ADMIN users are deleted here; a SuperAdmin that
+    names the org is not the org's and stays, with no org (the key's ON DELETE SET NULL).
+    """
+    # The org row lock first, as enable, disable, reset and restore take it: whichever of them
+    # comes second waits, and one that comes after the deletion finds no org (404).
+    org = await get_org(session, org_id, for_update=True)
+    await sandbox_repository.lock_plants_of_org(session, org.id)
+    await users_repository.delete_org_admins(session, org.id)
+    await repository.delete(session, org)
+    return org
 
 
 async def get_connections(session: AsyncSession, org_id: uuid.UUID) -> TradingPartnerConfig | None:

@@ -41,7 +41,8 @@ async def get_plant(session: AsyncSession, org_id: uuid.UUID, plant_id: uuid.UUI
 async def create_plant(
     session: AsyncSession, org_id: uuid.UUID, *, name: str, external_plant_id: str | None
 ) -> Plant:
-    await orgs_service.get_org(session, org_id)
+    # Locked, so that a deletion of the org going on now finishes first and this is a 404.
+    await orgs_service.get_org(session, org_id, for_update=True)
     plant = Plant(org_id=org_id, name=name, external_plant_id=external_plant_id, time_configs=[])
     try:
         async with session.begin_nested():

@@ -63,6 +63,7 @@ async def enable(
     # The org row lock serializes enable and disable of one org (the lock order: esm/repository.py).
     await repository.lock_org(session, org_id)
     org = await orgs_service.get_org(session, org_id)
+    await repository.lock_plants_of_org(session, org.id)  # step 2, before the client row
     client_id, client_secret = new_client_id(), new_client_secret()
     now = utc_now()
     await repository.delete_clients_for_org(session, org.id)

@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.esm.models import ConfigUpdateRecord, JournalEntry, SandboxOrgState, SandboxPlant
+from voke_esm.orgs.models import Org
 
 # Journal ------------------------------------------------------------------------------------------
 
@@ -24,7 +26,25 @@ async def add_journal_entries(
     costs the same whatever the table holds, and usually deletes a row or none.
     """
     # The table, not the entity: a Core executemany, without the ORM's bulk-insert bookkeeping.
-    await session.execute(insert(cast(Table, JournalEntry.__table__)), entries)
+    table = cast(Table, JournalEntry.__table__)
+    try:
+        async with session.begin_nested():
+            await session.execute(insert(table), entries)
+    except IntegrityError:
+        # An org was deleted since its call, and its journal with it (CONTRACT §3): leave its
+        # entries out rather than lose the batch with the other orgs' entries. The orgs still
+        # there are read with a key-share lock, which keeps them there until this commits.
+        alive = set(
+            await session.scalars(
+                select(Org.id)
+                .where(Org.id.in_({entry["org_id"] for entry in entries}))
+                .with_for_update(read=True, key_share=True)
+            )
+        )
+        entries = [entry for entry in entries if entry["org_id"] in alive]
+        if not entries:
+            return
+        await session.execute(insert(table), entries)
     for org_id in dict.fromkeys(entry["org_id"] for entry in entries):
         cutoff = (
             select(JournalEntry.id)

@@ -6,7 +6,7 @@ bits already, so its tables are left as they are (no batch rebuild of voke_esm_p
 triggers the trading read cache needs).
 
 Revision ID: 9d4e2a7b1c63
-Revises: 7c2d4e6f8a10
+Revises: 32c090acdad7
 Create Date: 2026-12-01 12:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9d4e2a7b1c63"
-down_revision: str | None = "7c2d4e6f8a10"
+down_revision: str | None = "32c090acdad7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
