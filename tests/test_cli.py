@@ -72,6 +72,14 @@ class Server:
     def stdout(self) -> str:
         return self.stdout_path.read_text()
 
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -174,6 +182,33 @@ class TestFirstStart:
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         assert len(secret.read_bytes().strip()) >= 32
 
+    def test_hands_out_the_port_it_serves_in_esm_api_url_and_prints_it(
+        self, first_start: Server
+    ) -> None:
+        """§1: with no VOKE_ESM_INTERNAL_URL, Voke's calls (and the org's credentials) go to the
+        port `serve --port` listens on, not to 4410, where something else may listen."""
+        expected = f"http://localhost:{first_start.port}/api/v1/voke-esm"
+        assert f"ESM API URL returned to Voke: {expected}" in first_start.stdout
+        assert "warning" not in first_start.stderr.lower(), first_start.stderr
+        email, password = printed_credentials(first_start.stdout)
+        headers = {
+            "Authorization": f"Bearer {login(first_start, email, password).json()['accessToken']}"
+        }
+        org = httpx.post(
+            f"{first_start.base_url}/api/v1/orgs", json={"name": "Port check"}, headers=headers
+        )
+        assert org.status_code == 201, org.text
+        params = {"orgId": org.json()["id"]}
+        enabled = httpx.post(
+            f"{first_start.base_url}/api/v1/voke-esm/admin/enable", params=params, headers=headers
+        )
+        assert enabled.status_code == 200, enabled.text
+        assert enabled.json()["esmApiUrl"] == expected
+        status = httpx.get(
+            f"{first_start.base_url}/api/v1/voke-esm/admin/status", params=params, headers=headers
+        )
+        assert status.json()["esmApiUrl"] == expected
+
     def test_the_real_loopback_peer_passes_the_trading_guard(self, first_start: Server) -> None:
         response = httpx.post(
             f"{first_start.base_url}/api/v1/voke-esm/trading/token",
@@ -241,9 +276,36 @@ class TestProductionRefusals:
                 },
                 "VOKE_ESM_INTERNAL_URL",
             ),
+            (
+                {
+                    "JWT_SECRET": SECRET_32_BYTES,
+                    "VOKE_ENCRYPTION_KEY": SECRET_32_BYTES,
+                    "VOKE_ESM_ENABLED": "true",
+                    "VOKE_ESM_INTERNAL_URL": "http://LOCALHOST:4410/api/v1/voke-esm",
+                },
+                "VOKE_ESM_INTERNAL_URL",
+            ),
+            (
+                {
+                    "JWT_SECRET": SECRET_32_BYTES,
+                    "VOKE_ENCRYPTION_KEY": SECRET_32_BYTES,
+                    "VOKE_ESM_ENABLED": "true",
+                    "VOKE_ESM_INTERNAL_URL": " http://localhost:4410/api/v1/voke-esm",
+                },
+                "VOKE_ESM_INTERNAL_URL",
+            ),
+            (
+                {
+                    "JWT_SECRET": SECRET_32_BYTES,
+                    "VOKE_ENCRYPTION_KEY": SECRET_32_BYTES,
+                    "VOKE_ESM_ENABLED": "true",
+                },
+                "VOKE_ESM_INTERNAL_URL",
+            ),
         ],
         ids=["jwt-secret-unset", "jwt-secret-10-bytes", "encryption-key-unset",
-             "encryption-key-31-bytes", "internal-url-localhost"],
+             "encryption-key-31-bytes", "internal-url-localhost", "internal-url-LOCALHOST",
+             "internal-url-leading-space", "internal-url-unset"],
     )  # fmt: skip
     def test_serve_exits_non_zero_with_one_line_naming_the_variable(
         self, tmp_path: Path, variables: dict[str, str], named: str
@@ -254,6 +316,158 @@ class TestProductionRefusals:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert named in lines[0]
+
+
+OPERATOR_EMAIL = "ops@example.com"
+OPERATOR_PASSWORD = "operator-chosen-Passw0rd-7f3a"
+# Port 1: never the port a test server gets, so the URL always points elsewhere on this machine.
+ELSEWHERE_URL = "http://127.0.0.1:1/api/v1/voke-esm"
+HEADER_TIMEOUT_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def configured_start(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The first start with the operator's SuperAdmin, an internal URL on another port of this
+    machine and a short header timeout."""
+    env = clean_env(
+        VOKE_ADMIN_EMAIL=OPERATOR_EMAIL,
+        VOKE_ADMIN_PASSWORD=OPERATOR_PASSWORD,
+        VOKE_ESM_INTERNAL_URL=ELSEWHERE_URL,
+        VOKE_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
+    )
+    server = start_server(
+        tmp_path_factory.mktemp("configured"), env, tmp_path_factory.mktemp("logs")
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class TestOperatorSettings:
+    def test_the_operators_password_is_never_printed_and_logs_in(
+        self, configured_start: Server
+    ) -> None:
+        output = configured_start.stdout + configured_start.stderr
+        assert OPERATOR_PASSWORD not in output
+        assert OPERATOR_EMAIL in configured_start.stdout  # which account was made is said
+        assert login(configured_start, OPERATOR_EMAIL, OPERATOR_PASSWORD).status_code == 200
+
+    def test_prints_the_configured_url_and_warns_once_that_it_is_another_port(
+        self, configured_start: Server
+    ) -> None:
+        assert f"ESM API URL returned to Voke: {ELSEWHERE_URL}" in configured_start.stdout
+        warnings = [
+            line
+            for line in (configured_start.stdout + configured_start.stderr).splitlines()
+            if "warning" in line.lower()
+        ]
+        assert len(warnings) == 1, warnings
+        assert "VOKE_ESM_INTERNAL_URL" in warnings[0]
+        assert "port 1 " in warnings[0]
+        assert f"port {configured_start.port}" in warnings[0]
+
+    def test_a_password_the_api_would_refuse_refuses_to_start(self, tmp_path: Path) -> None:
+        """The API asks a new user for at least 8 characters (auth.schemas.UserCreate)."""
+        env = clean_env(VOKE_ADMIN_PASSWORD="short7!")
+        result = run("serve", "--port", str(free_port()), cwd=tmp_path, env=env)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "VOKE_ADMIN_PASSWORD" in lines[0]
+        assert "8 characters" in lines[0]
+        assert "short7!" not in result.stdout + result.stderr
+        assert not (tmp_path / "var" / "voke-esm.db").exists()  # refused before anything
+
+    def test_an_email_the_api_would_refuse_refuses_to_start(self, tmp_path: Path) -> None:
+        env = clean_env(VOKE_ADMIN_EMAIL="not-an-email", VOKE_ADMIN_PASSWORD=OPERATOR_PASSWORD)
+        result = run("serve", "--port", str(free_port()), cwd=tmp_path, env=env)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "VOKE_ADMIN_EMAIL" in lines[0]
+        assert OPERATOR_PASSWORD not in result.stdout + result.stderr
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closes `sock` (reading and dropping whatever it sends), or None
+    if it is still open after `seconds`."""
+    start = time.monotonic()
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - start
+
+
+def connect(server: Server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
+
+
+# The bound: the timeout, plus the server's and this machine's slack (2 cores, shared).
+CLOSE_BOUND_S = HEADER_TIMEOUT_S + 3
+
+
+class TestRequestHeaderTimeout:
+    """A client that never finishes its headers must not hold a connection (and with enough of
+    them the server) for ever: `serve` closes it after VOKE_HEADER_TIMEOUT_S."""
+
+    def test_a_partial_request_line_then_silence_is_closed(self, configured_start: Server) -> None:
+        with connect(configured_start) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1")
+            elapsed = closed_within(sock, CLOSE_BOUND_S)
+        assert elapsed is not None, "the connection is still open"
+        assert elapsed >= HEADER_TIMEOUT_S * 0.8
+
+    def test_a_connection_that_sends_nothing_is_closed(self, configured_start: Server) -> None:
+        with connect(configured_start) as sock:
+            assert closed_within(sock, CLOSE_BOUND_S) is not None
+
+    def test_dripping_a_byte_now_and_then_does_not_keep_it_open(
+        self, configured_start: Server
+    ) -> None:
+        """The bound is on the whole header, not on the gap between two bytes."""
+        drip = iter(b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"a" * 100)
+        with connect(configured_start) as sock:
+            start = time.monotonic()
+            closed_after = None
+            while closed_after is None and time.monotonic() - start < CLOSE_BOUND_S:
+                try:
+                    sock.sendall(bytes([next(drip)]))
+                except OSError:
+                    closed_after = time.monotonic() - start
+                    break
+                closed_after = closed_within(sock, HEADER_TIMEOUT_S / 5)
+                if closed_after is not None:
+                    closed_after = time.monotonic() - start
+        assert closed_after is not None, "still open after dripping for the whole bound"
+
+    def test_a_later_request_on_a_kept_alive_connection_is_bound_too(
+        self, configured_start: Server
+    ) -> None:
+        with connect(configured_start) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = sock.recv(4096)
+            assert first.startswith(b"HTTP/1.1 200"), first
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 12")
+            assert closed_within(sock, CLOSE_BOUND_S) is not None
+
+    def test_a_request_sent_in_time_is_answered_as_before(self, configured_start: Server) -> None:
+        with connect(configured_start) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            time.sleep(HEADER_TIMEOUT_S / 2)
+            sock.sendall(b"Connection: close\r\n\r\n")
+            sock.settimeout(5)
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert answer.endswith(b'{"message":"ok"}')
+        assert httpx.get(f"{configured_start.base_url}/readyz").status_code == 200
 
 
 @pytest.mark.parametrize(

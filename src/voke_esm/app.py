@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.resources import files
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
+from fastapi.responses import RedirectResponse
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
-from voke_esm import __version__
+from voke_esm import __version__, readiness
 from voke_esm.auth.router import auth_router, users_router
 from voke_esm.body_limit import BodySizeLimit
 from voke_esm.config import Settings
@@ -46,7 +44,7 @@ from voke_esm.security import Keyring
 from voke_esm.telemetry.publisher import TelemetryPublisher
 from voke_esm.telemetry.router import router as telemetry_router
 from voke_esm.telemetry.service import publish_every
-from voke_esm.ui.router import install_ui
+from voke_esm.ui.router import install_docs, install_ui
 
 DESCRIPTION = """\
 A stand-in for an energy-storage partner's ESM system: enable the sandbox for an organization,
@@ -124,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(reject_unstorable_text)],
         # The docs list the groups in this order, whatever order the routers are matched in.
         openapi_tags=[{"name": name} for name in OPENAPI_TAGS],
+        # Starlette's own would build an absolute Location from the Host header; see below.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.keyring = Keyring.from_settings(settings)
@@ -156,11 +156,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(LoopbackOnlyGuard)
         install_ui(app)
 
+    _redirect_slashes_relatively(app)
     _document_body_errors(app)
     _add_root(app, settings)
     _add_probes(app)
     install_metrics(app)  # its middleware outermost, so it sees every request
-    _add_offline_docs(app)
+    install_docs(app)
     return app
 
 
@@ -193,6 +194,36 @@ def _document_body_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _redirect_slashes_relatively(app: FastAPI) -> None:
+    """`/api/v1/orgs/` answers 307 to `/api/v1/orgs` (and the other way round), as Starlette's
+    `redirect_slashes` does, but with a relative Location: Starlette's is absolute, built from the
+    request's Host header, so `Host: evil.example` sent the client to http://evil.example/…."""
+    router = app.router
+    not_found = router.default
+
+    async def redirect_or_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        twin = _slash_twin(scope["path"]) if scope["type"] == "http" else None
+        if twin is not None and any(
+            route.matches({**scope, "path": twin})[0] is not Match.NONE for route in router.routes
+        ):
+            query: bytes = scope.get("query_string", b"")
+            location = f"{twin}?{query.decode('latin-1')}" if query else twin
+            await RedirectResponse(location, status_code=307)(scope, receive, send)
+            return
+        await not_found(scope, receive, send)
+
+    router.default = redirect_or_not_found
+
+
+def _slash_twin(path: str) -> str | None:
+    """`path` with its trailing slash removed or one added; None for the root, and for a path
+    that, as a Location, would name another host (`//host`, `/\\host`)."""
+    twin = path.rstrip("/") if path.endswith("/") else path + "/"
+    if twin in ("", "/") or not twin.startswith("/") or twin[1:2] in ("/", "\\"):
+        return None
+    return twin
+
+
 def _add_root(app: FastAPI, settings: Settings) -> None:
     target = "/platform/voke-esm" if settings.esm_module_enabled else "/docs"
 
@@ -215,34 +246,6 @@ def _add_probes(app: FastAPI) -> None:
         responses=error_responses(ServiceUnavailable),
     )
     async def readyz() -> MessageRead:
-        """The database answers."""
-        async with app.state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        """The database answers and can take a write (CONTRACT §11)."""
+        await readiness.check_writable(app.state.engine)
         return MessageRead(message="ready")
-
-
-def _add_offline_docs(app: FastAPI) -> None:
-    """Swagger UI and ReDoc from assets shipped in a wheel: the docs work with no CDN."""
-    assets = files("fastapi_offline") / "static"
-    app.mount("/static/docs", StaticFiles(directory=str(assets)), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Voke ESM Sandbox: API docs",
-            swagger_js_url="/static/docs/swagger-ui-bundle.js",
-            swagger_css_url="/static/docs/swagger-ui.css",
-            swagger_favicon_url="/static/docs/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": True},
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="Voke ESM Sandbox: API reference",
-            redoc_js_url="/static/docs/redoc.standalone.js",
-            redoc_favicon_url="/static/docs/favicon.png",
-            with_google_fonts=False,
-        )

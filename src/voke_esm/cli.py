@@ -7,6 +7,7 @@ import copy
 import gc
 import secrets
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from voke_esm.config import Settings, SettingsError, load_settings
+from voke_esm.http_timeouts import header_timeout_protocol
 
 app = typer.Typer(
     name="voke-esm",
@@ -59,23 +61,70 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-async def _ensure_super_admin(settings: Settings) -> tuple[str, str] | None:
+@dataclass(frozen=True, slots=True)
+class FirstAdmin:
+    """The SuperAdmin `serve` creates when there is none (CONTRACT §1)."""
+
+    email: str
+    password: str
+    generated: bool  # False: the operator's VOKE_ADMIN_PASSWORD, which is never printed
+
+
+_ADMIN_VARIABLES = {"email": "VOKE_ADMIN_EMAIL", "password": "VOKE_ADMIN_PASSWORD"}
+
+
+def _first_admin(settings: Settings) -> FirstAdmin:
+    """VOKE_ADMIN_EMAIL and VOKE_ADMIN_PASSWORD held to the rules the API holds a new user to
+    (`UserCreate`: an email, a password of at least 8 characters); otherwise a refusal to start,
+    one line naming the variable (and never its value)."""
+    from pydantic import ValidationError
+
+    from voke_esm.auth.models import Role
+    from voke_esm.auth.schemas import UserCreate
+
+    # Set but empty counts as unset, as for VOKE_ESM_INTERNAL_URL.
+    given = settings.voke_admin_password.get_secret_value() if settings.voke_admin_password else ""
+    password = given or secrets.token_urlsafe(12)
+    try:
+        user = UserCreate(
+            email=(settings.voke_admin_email or DEFAULT_ADMIN_EMAIL).strip(),
+            password=password,
+            role=Role.SUPER_ADMIN,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = _ADMIN_VARIABLES.get(str(error["loc"][-1]), "VOKE_ADMIN_EMAIL")
+        typer.echo(f"voke-esm: refusing to start: {variable}: {error['msg']}", err=True)
+        raise typer.Exit(1) from None
+    return FirstAdmin(user.email, user.password, generated=not given)
+
+
+async def _ensure_super_admin(settings: Settings, admin: FirstAdmin) -> bool:
     from voke_esm.auth import service as auth_service
     from voke_esm.db import create_engine, create_sessionmaker, session_scope
 
-    email = (settings.voke_admin_email or DEFAULT_ADMIN_EMAIL).strip().lower()
-    password = (
-        settings.voke_admin_password.get_secret_value()
-        if settings.voke_admin_password
-        else secrets.token_urlsafe(12)
-    )
     engine = create_engine(settings.resolved_database_url)
     try:
         async with session_scope(create_sessionmaker(engine)) as session:
-            created = await auth_service.ensure_super_admin(session, email=email, password=password)
+            return await auth_service.ensure_super_admin(
+                session, email=admin.email, password=admin.password
+            )
     finally:
         await engine.dispose()
-    return (email, password) if created else None
+
+
+def _announce_esm_api_url(settings: Settings) -> None:
+    """Say where Voke will send an org's credentials, and warn when that is another port of this
+    machine than the one served: whatever listens there would receive them (CONTRACT §1)."""
+    _step(f"ESM API URL returned to Voke: {settings.esm_api_url}")
+    other_port = settings.internal_url_port_mismatch()
+    if other_port is not None:
+        typer.echo(
+            f"voke-esm: warning: VOKE_ESM_INTERNAL_URL points at port {other_port} on this"
+            f" machine, but this service listens on port {settings.serve_port}: Voke will send"
+            " the orgs' credentials to whatever listens there",
+            err=True,
+        )
 
 
 def _logging_config() -> dict[str, Any]:
@@ -90,20 +139,22 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 4410,
 ) -> None:
     """Apply migrations, make sure a SuperAdmin exists, and serve the HTTP API."""
-    settings = _settings()
+    settings = _settings().serving_on(port)
+    admin = _first_admin(settings)
     _migrate(settings)
-    created = asyncio.run(_ensure_super_admin(settings))
-    if created:
-        email, password = created
+    if asyncio.run(_ensure_super_admin(settings, admin)):
         typer.echo("")
-        typer.echo("  SuperAdmin created (the password is shown this once):")
-        typer.echo(f"    email:    {email}")
-        typer.echo(f"    password: {password}")
+        if admin.generated:
+            typer.echo("  SuperAdmin created (the password is shown this once):")
+            typer.echo(f"    email:    {admin.email}")
+            typer.echo(f"    password: {admin.password}")
+        else:
+            typer.echo(f"  SuperAdmin {admin.email} created, with VOKE_ADMIN_PASSWORD as password")
         typer.echo("")
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     _step(f"API docs:   {base}/docs")
     _step(f"Admin page: {base}/platform/voke-esm")
-    _step(f"ESM API URL returned to Voke: {settings.voke_esm_internal_url}")
+    _announce_esm_api_url(settings)
 
     from voke_esm.app import create_app
 
@@ -117,6 +168,7 @@ def serve(
         service,
         host=host,
         port=port,
+        http=header_timeout_protocol(settings.header_timeout_s),
         # The loopback guard judges the TCP peer; never let X-Forwarded-For rewrite it.
         proxy_headers=False,
         server_header=False,

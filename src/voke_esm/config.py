@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from urllib.parse import SplitResult, urlsplit
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voke_esm.private_files import create_private_file, make_private_dir
+
 MIN_SECRET_BYTES = 32
-DEFAULT_INTERNAL_URL = "http://localhost:4410/api/v1/voke-esm"
+DEFAULT_PORT = 4410
+ESM_API_PATH = "/api/v1/voke-esm"
+
+
+def default_internal_url(port: int) -> str:
+    """§1: with no VOKE_ESM_INTERNAL_URL, Voke calls the port `serve` listens on."""
+    return f"http://localhost:{port}{ESM_API_PATH}"
 
 
 class Environment(StrEnum):
@@ -37,7 +47,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     voke_encryption_key: SecretStr | None = None
     voke_esm_enabled: bool | None = None
-    voke_esm_internal_url: str = DEFAULT_INTERNAL_URL
+    # None: not configured, and `esm_api_url` follows the port `serve` listens on (§1).
+    voke_esm_internal_url: str | None = None
     voke_esm_rate_limit: str = "10/minute"
     login_rate_limit: str = Field(default="10/minute", validation_alias="VOKE_LOGIN_RATE_LIMIT")
     login_peer_rate_limit: str = Field(
@@ -57,6 +68,10 @@ class Settings(BaseSettings):
         default=8 * 3600, ge=60, validation_alias="VOKE_TOKEN_TTL_S"
     )
     max_body_bytes: int = 1024 * 1024
+    # How long a client may take to send a request's headers before its connection is closed.
+    header_timeout_s: float = Field(default=10, gt=0, validation_alias="VOKE_HEADER_TIMEOUT_S")
+    # The port `serve` listens on: not read from the environment, set by `serving_on`.
+    _serve_port: int = PrivateAttr(default=DEFAULT_PORT)
 
     @field_validator("voke_esm_rate_limit", "login_rate_limit", "login_peer_rate_limit")
     @classmethod
@@ -79,6 +94,19 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("voke_esm_internal_url")
+    @classmethod
+    def _http_url_with_a_host(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # set but empty: as if unset
+        value = value.strip()
+        if _http_url_parts(value) is None:
+            raise SettingsError(
+                f"VOKE_ESM_INTERNAL_URL must be an http:// or https:// URL with a host, such as"
+                f" http://127.0.0.1:{DEFAULT_PORT}{ESM_API_PATH}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _production_refusals(self) -> Self:
         if self.voke_env is not Environment.PRODUCTION:
@@ -91,12 +119,51 @@ class Settings(BaseSettings):
                 raise SettingsError(f"{name} must be set in production")
             if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
                 raise SettingsError(f"{name} is too weak: use at least {MIN_SECRET_BYTES} bytes")
-        if self.esm_module_enabled and self.voke_esm_internal_url.startswith("http://localhost"):
+        # §1 says "starts with http://localhost"; the host is what matters, however it is spelt
+        # (LOCALHOST, a leading space, https, a *.localhost name): it may resolve to another
+        # address than the one the service listens on.
+        if self.esm_module_enabled and _is_localhost_name(self.esm_api_url):
+            problem = (
+                "must not point at localhost in production"
+                if self.internal_url_configured
+                else "must be set in production (its default points at localhost)"
+            )
             raise SettingsError(
-                "VOKE_ESM_INTERNAL_URL must not start with http://localhost in production:"
-                " use a loopback IP such as http://127.0.0.1:4410/api/v1/voke-esm"
+                f"VOKE_ESM_INTERNAL_URL {problem}:"
+                f" use a loopback IP such as http://127.0.0.1:{DEFAULT_PORT}{ESM_API_PATH}"
             )
         return self
+
+    @property
+    def internal_url_configured(self) -> bool:
+        return self.voke_esm_internal_url is not None
+
+    @property
+    def serve_port(self) -> int:
+        return self._serve_port
+
+    @property
+    def esm_api_url(self) -> str:
+        """The base URL returned to Voke as `esmApiUrl` (§1, §4)."""
+        return self.voke_esm_internal_url or default_internal_url(self._serve_port)
+
+    def serving_on(self, port: int) -> Settings:
+        """These settings for a service listening on `port`."""
+        copy = self.model_copy()
+        copy._serve_port = port
+        return copy
+
+    def internal_url_port_mismatch(self) -> int | None:
+        """The port of a configured VOKE_ESM_INTERNAL_URL on a loopback host when it is not the
+        port served: Voke's calls, and an org's credentials, would go to whatever listens there.
+        """
+        if self.voke_esm_internal_url is None:
+            return None
+        parts = _http_url_parts(self.voke_esm_internal_url)
+        if parts is None or not _is_loopback_host(parts.hostname or ""):
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return None if port == self._serve_port else port
 
     @property
     def esm_module_enabled(self) -> bool:
@@ -130,15 +197,46 @@ class Settings(BaseSettings):
         path = self.var_dir / file_name
         if path.exists():
             return path.read_text().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.var_dir)
         generated = secrets.token_urlsafe(48)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process generated it first
+        fd = create_private_file(path)
+        if fd is None:  # another process generated it first
             return path.read_text().strip()
         with os.fdopen(fd, "w") as handle:
             handle.write(generated)
         return generated
+
+
+def _http_url_parts(url: str) -> SplitResult | None:
+    """The parts of an http(s) URL with a host and a valid port; None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number in range)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return parts
+
+
+def _is_localhost_name(url: str) -> bool:
+    parts = _http_url_parts(url)
+    return parts is not None and _is_localhost_host(parts.hostname or "")
+
+
+def _is_localhost_host(host: str) -> bool:
+    # urlsplit lowercases `hostname`; RFC 6761 reserves every *.localhost name for loopback.
+    host = host.rstrip(".")
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def _is_loopback_host(host: str) -> bool:
+    if _is_localhost_host(host):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _sqlite_in_memory(url: str) -> bool:

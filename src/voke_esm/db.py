@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
 from voke_esm.errors import TransactionConflict, is_transaction_conflict
+from voke_esm.private_files import create_private_file, make_private_dir
 from voke_esm.schemas import utc_now
 from voke_esm.sqlite_inline import inline_connector
 
@@ -152,7 +154,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         return create_async_engine(database_url, echo=echo, poolclass=StaticPool, **_JSON_CODEC)
     # A folder we cannot create is an unreachable database: /readyz and the API say 503.
     with contextlib.suppress(OSError):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private_database(Path(database))
     # SQLite allows one writer at a time. One pooled connection per process queues transactions
     # in FIFO order inside the event loop instead of letting them collide on the file lock, and
     # BEGIN IMMEDIATE makes a second process wait for the lock rather than fail mid-transaction.
@@ -182,6 +184,18 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private_database(path: Path) -> None:
+    """The SQLite file and, if missing, its folder, readable by their owner only (0600 / 0700).
+
+    SQLite would create the file on first connect with the umask's mode (often 0644); an empty
+    file is an empty database to it. It gives the -wal and -shm files the database's own mode.
+    """
+    make_private_dir(path.parent)
+    fd = create_private_file(path)
+    if fd is not None:
+        os.close(fd)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

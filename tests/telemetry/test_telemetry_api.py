@@ -142,15 +142,18 @@ class TestClock:
         assert timedelta(minutes=90.5) <= moved < timedelta(minutes=90.5, seconds=30)
         assert (await get_clock(api, org.id))["offsetMinutes"] == 90.5
 
-    async def test_enabling_again_restarts_it(self, api: Api) -> None:
+    async def test_enabling_again_keeps_it(self, api: Api) -> None:
+        """§11 as amended (issue 10): the clock starts at the first enable; a rotation keeps it."""
         org = await api.enabled_org()
-        await advance(api, org.id, 600)
+        advanced = await advance(api, org.id, 600)
 
         await api.enable(org.id)
 
         clock = await get_clock(api, org.id)
-        assert clock["offsetMinutes"] == 0
-        assert parse_utc(clock["now"]) - datetime.now(UTC) < timedelta(seconds=30)
+        assert clock["offsetMinutes"] == 600
+        assert clock["startedAt"] == advanced["startedAt"]
+        ahead = parse_utc(clock["now"]) - datetime.now(UTC)
+        assert timedelta(minutes=600) - timedelta(seconds=30) < ahead <= timedelta(minutes=600)
 
     async def test_a_disabled_org_keeps_its_clock(self, api: Api) -> None:
         org = await api.enabled_org()

@@ -440,13 +440,19 @@ async def get_org_state(session: AsyncSession, org_id: uuid.UUID) -> SandboxOrgS
     return await session.get(SandboxOrgState, org_id)
 
 
-async def restart_clock(session: AsyncSession, org_id: uuid.UUID, at: datetime) -> SandboxOrgState:
-    """Start the org's simulated clock at real time `at`; faults and token lifetime stay."""
-    state = await session.get(SandboxOrgState, org_id) or SandboxOrgState(org_id=org_id)
-    state.clock_started_at = at
-    state.clock_offset_minutes = 0.0
-    session.add(state)
-    await session.flush()
+async def start_clock_once(
+    session: AsyncSession, org_id: uuid.UUID, at: datetime
+) -> SandboxOrgState:
+    """Start the org's simulated clock at real time `at`, unless it has one already.
+
+    §11: the clock starts when the org is first enabled; a rotation, or a re-enable after a
+    disable, keeps it where the tester left it (and their faults and token lifetime too).
+    """
+    state = await session.get(SandboxOrgState, org_id)
+    if state is None:
+        state = SandboxOrgState(org_id=org_id, clock_started_at=at, clock_offset_minutes=0.0)
+        session.add(state)
+        await session.flush()
     return state
 
 

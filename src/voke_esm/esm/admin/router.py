@@ -60,9 +60,7 @@ async def enable(
     settings: SettingsDep,
 ) -> EnableRead:
     """Enable Voke ESM for an organization (generates fresh credentials)."""
-    issued = await admin_service.enable(
-        session, keyring, org_id, esm_api_url=settings.voke_esm_internal_url
-    )
+    issued = await admin_service.enable(session, keyring, org_id, esm_api_url=settings.esm_api_url)
     return EnableRead(
         client_id=issued.client_id,
         client_secret=issued.client_secret,
@@ -90,7 +88,7 @@ async def status(
     org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep, settings: SettingsDep
 ) -> StatusRead:
     """Check Voke ESM status for an organization."""
-    found = await admin_service.status(session, org_id, esm_api_url=settings.voke_esm_internal_url)
+    found = await admin_service.status(session, org_id, esm_api_url=settings.esm_api_url)
     enabled = found.client is not None
     return StatusRead(
         message=f"Voke ESM is {'enabled' if enabled else 'disabled'} for {found.org.name}",

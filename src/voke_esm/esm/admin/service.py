@@ -77,7 +77,7 @@ async def enable(
         ),
     )
     await repository.rebind_plants(session, org.id, client_id)
-    await repository.restart_clock(session, org.id, now)  # simulated time starts now (§11)
+    await repository.start_clock_once(session, org.id, now)  # at the first enable (§11)
     if await repository.count_plants_for_org(session, org.id) == 0:
         await repository.add_plant(session, default_plant(org, client_id))
     await orgs_service.set_partner_credentials(

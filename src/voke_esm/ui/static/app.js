@@ -501,6 +501,7 @@ function renderStatus() {
   badge.className = `badge ${enabled ? "on" : "off"}`;
   $("#status-client-id").textContent = (status && status.clientId) || "—";
   $("#status-url").textContent = (status && status.esmApiUrl) || "—";
+  showOriginWarning($("#status-url-warning"), status && status.esmApiUrl);
   $("#status-plants").textContent = status ? numberFormat.format(status.plantCount) : "—";
   $("#status-since").replaceChildren(timeElement(status && status.enabledAt));
 
@@ -569,6 +570,23 @@ $("#disable-btn").addEventListener("click", async () => {
   $("#enable-btn").focus();
 });
 
+// §1: Voke sends the org's credentials to esmApiUrl. Another origin than this page's may be
+// another service (another sandbox on a neighbouring port, say): worth a look before Voke syncs.
+function showOriginWarning(element, esmApiUrl) {
+  let origin = null;
+  try {
+    origin = esmApiUrl ? new URL(esmApiUrl).origin : null;
+  } catch {
+    origin = null;
+  }
+  element.hidden = !origin || origin === location.origin;
+  element.textContent = element.hidden
+    ? ""
+    : `Voke will call ${esmApiUrl}, but this page is served from ${location.origin}: ` +
+      "if that is not this service, Voke will send it this org's credentials. " +
+      "Set VOKE_ESM_INTERNAL_URL to this service's address if it is wrong.";
+}
+
 // Credentials, shown once ---------------------------------------------------------------------
 
 function showCredentials(org, credentials) {
@@ -577,6 +595,7 @@ function showCredentials(org, credentials) {
   $("#cred-client-id").value = credentials.clientId;
   $("#cred-client-secret").value = credentials.clientSecret;
   $("#cred-esm-url").value = credentials.esmApiUrl;
+  showOriginWarning($("#cred-url-warning"), credentials.esmApiUrl);
   for (const button of $$("[data-copy]", dialog)) button.textContent = "Copy";
   openDialog(dialog);
   $("[data-copy]", dialog).focus();
