@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     Route,
     ViewportSize,
@@ -675,4 +676,71 @@ def test_an_unchanged_save_sends_nothing_and_a_delete_checks_the_plant(
     confirm.get_by_role("button", name="Delete plant").click()
     expect(row).to_have_count(0)
     assert http.get("/api/v1/voke-esm/admin/plants", params={"orgId": org_id}).json() == []
+    http.close()
+
+
+STATIC = REPO / "src" / "voke_esm" / "ui" / "static"
+
+
+def test_every_module_loads_with_no_console_error_and_nothing_leaves_the_machine(
+    page: Page, service: Service, requested_urls: list[str]
+) -> None:
+    """app.js and the modules it imports (one per card) load from the service, and run clean."""
+    http, _, org_id = _enabled_org(service, "Modules Org")
+    plant, _ = _stored(http, org_id)
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        # An API answer of 4xx is logged by Chromium as a failed resource; the page handles
+        # those (an org never enabled has no clock, say). Anything else is a fault of the page.
+        answered = urlsplit(message.location.get("url") or "").path.startswith("/api/")
+        if message.type == "error" and not (
+            answered and message.text.startswith("Failed to load resource")
+        ):
+            problems.append(f"console: {message.text} ({message.location})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    scripts: dict[str, tuple[int, str]] = {}
+    page.on(
+        "response",
+        lambda response: (
+            scripts.__setitem__(
+                urlsplit(response.url).path,
+                (response.status, response.headers.get("content-type", "")),
+            )
+            if urlsplit(response.url).path.endswith(".js")
+            else None
+        ),
+    )
+
+    page.goto("/platform/voke-esm")
+    sign_in(page)
+    page.get_by_label("Organization", exact=True).select_option(label="Modules Org")
+    # Every card has drawn what it loaded: status, plants, journal, faults, clock.
+    expect(page.locator("#status-badge")).to_have_text("Enabled")
+    row = page.locator("#plants-body tr", has_text=str(plant["externalPlantId"]))
+    expect(row).to_be_visible()
+    expect(page.locator("#journal-updated")).to_contain_text("Updated")
+    expect(page.locator("#faults-badge")).to_have_text("None")
+    expect(page.locator("#clock-now")).to_contain_text("Simulated time")
+    # The editor and its time-config rows, and a dialog of the org picker.
+    row.get_by_role("button", name=f"Edit {plant['name']}").click()
+    editor = page.get_by_role("dialog", name=f"Edit {plant['name']}")
+    expect(editor.locator("#block-0-from")).to_have_value("00:00")
+    editor.get_by_role("button", name="Add block").click()
+    editor.get_by_role("button", name="Cancel").click()
+    expect(editor).to_be_hidden()
+    page.get_by_role("button", name="New organization").click()
+    page.get_by_role("dialog", name="New organization").get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    modules = {f"/platform/voke-esm/static/{path.name}" for path in STATIC.glob("*.js")}
+    assert set(scripts) == modules
+    for path, (status, content_type) in scripts.items():
+        assert status == 200, path
+        assert content_type.startswith("text/javascript"), (path, content_type)
+    assert problems == []
+    assert [url for url in requested_urls if not _is_local(url)] == []
     http.close()
