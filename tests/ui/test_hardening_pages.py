@@ -1,8 +1,10 @@
 """Issue 10 in a real Chromium: the admin page says when Voke would call another origin than the
 page's (CONTRACT §1), and the API docs run under their CSP and keep a token for the session only.
 
-`voke-esm serve --port P` with no VOKE_ESM_INTERNAL_URL hands out http://localhost:P/…: the page
-opened at http://127.0.0.1:P is another origin (the issue's case), at http://localhost:P the same.
+`voke-esm serve --port P` with no VOKE_ESM_INTERNAL_URL hands out http://localhost:P/…, which is
+this service whether the page is opened at http://127.0.0.1:P (as `serve` prints) or at
+http://localhost:P: no warning. A VOKE_ESM_INTERNAL_URL naming another port (the issue's case: the
+credentials would go to whatever listens there) is warned about.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,10 +39,9 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
 
 
-@pytest.fixture(scope="module")
-def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """`voke-esm serve --port P` as a newcomer starts it: no VOKE_ESM_INTERNAL_URL."""
-    workdir = tmp_path_factory.mktemp("hardening-pages")
+@contextmanager
+def serving(workdir: Path, internal_url: str | None = None) -> Iterator[int]:
+    """`voke-esm serve --port P` as a newcomer starts it, with VOKE_ESM_INTERNAL_URL if given."""
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key not in _FOREIGN_SETTINGS}
     env.pop("VOKE_ESM_INTERNAL_URL", None)
@@ -47,6 +50,8 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "VOKE_ADMIN_EMAIL": ADMIN_EMAIL,
         "VOKE_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
+    if internal_url is not None:
+        env["VOKE_ESM_INTERNAL_URL"] = internal_url
     log = workdir / "service.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -66,6 +71,13 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A service with no VOKE_ESM_INTERNAL_URL: it hands out http://localhost:P/…."""
+    with serving(tmp_path_factory.mktemp("hardening-pages")) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -97,48 +109,52 @@ def enable_an_org(page: Page, name: str) -> None:
 
 
 class TestOriginWarning:
-    def test_a_page_on_another_origin_than_esm_api_url_says_so(
-        self, browser: Browser, port: int
+    def test_a_url_naming_another_port_says_so(
+        self, browser: Browser, tmp_path_factory: pytest.TempPathFactory
     ) -> None:
-        context = new_context(browser, f"http://127.0.0.1:{port}")
+        elsewhere = f"http://localhost:{_free_port()}/api/v1/voke-esm"
+        with serving(tmp_path_factory.mktemp("elsewhere"), internal_url=elsewhere) as port:
+            context = new_context(browser, f"http://127.0.0.1:{port}")
+            try:
+                page = context.new_page()
+                enable_an_org(page, "Origin check")
+                credentials = page.get_by_role("dialog", name="Credentials for Origin check")
+                expect(credentials.get_by_label("ESM API URL")).to_have_value(elsewhere)
+                warning = credentials.locator("#cred-url-warning")
+                expect(warning).to_be_visible()
+                expect(warning).to_contain_text(
+                    f"Voke will call {elsewhere}, but this page is served from"
+                    f" http://127.0.0.1:{port}"
+                )
+                credentials.get_by_role("button", name="I have stored them").click()
+
+                status_warning = page.locator("#status-url-warning")
+                expect(page.locator("#status-url")).to_have_text(elsewhere)
+                expect(status_warning).to_be_visible()
+                expect(status_warning).to_contain_text(f"Voke will call {elsewhere}")
+                expect(status_warning).to_have_attribute("role", "note")
+
+                # Disabled: no URL is handed out, nothing to warn about.
+                page.get_by_role("button", name="Disable").click()
+                page.get_by_role("dialog", name="Disable Voke ESM for Origin check?").get_by_role(
+                    "button", name="Disable"
+                ).click()
+                expect(page.locator("#status-badge")).to_have_text("Disabled")
+                expect(status_warning).to_be_hidden()
+            finally:
+                context.close()
+
+    @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+    def test_the_url_serve_hands_out_shows_no_warning(
+        self, browser: Browser, port: int, host: str
+    ) -> None:
+        """`serve` prints http://127.0.0.1:P and hands out http://localhost:P: both are this
+        service, so a newcomer following the README never sees the warning."""
+        context = new_context(browser, f"http://{host}:{port}")
         try:
             page = context.new_page()
-            enable_an_org(page, "Origin check")
-            credentials = page.get_by_role("dialog", name="Credentials for Origin check")
-            esm_api_url = f"http://localhost:{port}/api/v1/voke-esm"
-            expect(credentials.get_by_label("ESM API URL")).to_have_value(esm_api_url)
-            warning = credentials.locator("#cred-url-warning")
-            expect(warning).to_be_visible()
-            expect(warning).to_contain_text(
-                f"Voke will call {esm_api_url}, but this page is served from"
-                f" http://127.0.0.1:{port}"
-            )
-            credentials.get_by_role("button", name="I have stored them").click()
-
-            status_warning = page.locator("#status-url-warning")
-            expect(page.locator("#status-url")).to_have_text(esm_api_url)
-            expect(status_warning).to_be_visible()
-            expect(status_warning).to_contain_text(f"Voke will call {esm_api_url}")
-            expect(status_warning).to_have_attribute("role", "note")
-
-            # Disabled: no URL is handed out, nothing to warn about.
-            page.get_by_role("button", name="Disable").click()
-            page.get_by_role("dialog", name="Disable Voke ESM for Origin check?").get_by_role(
-                "button", name="Disable"
-            ).click()
-            expect(page.locator("#status-badge")).to_have_text("Disabled")
-            expect(status_warning).to_be_hidden()
-        finally:
-            context.close()
-
-    def test_a_page_on_the_origin_of_esm_api_url_shows_no_warning(
-        self, browser: Browser, port: int
-    ) -> None:
-        context = new_context(browser, f"http://localhost:{port}")
-        try:
-            page = context.new_page()
-            enable_an_org(page, "Same origin")
-            credentials = page.get_by_role("dialog", name="Credentials for Same origin")
+            enable_an_org(page, f"Same service {host}")
+            credentials = page.get_by_role("dialog", name=f"Credentials for Same service {host}")
             expect(credentials.get_by_label("ESM API URL")).to_have_value(
                 f"http://localhost:{port}/api/v1/voke-esm"
             )

@@ -2,16 +2,30 @@
 // esmApiUrl Voke will call is on another origin than this page (CONTRACT §1).
 import { $, $$, openDialog } from "./dom.js";
 
-// §1: Voke sends the org's credentials to esmApiUrl. Another origin than this page's may be
-// another service (another sandbox on a neighbouring port, say): worth a look before Voke syncs.
-export function showOriginWarning(element, esmApiUrl) {
-  let origin = null;
+// §1: Voke sends the org's credentials to esmApiUrl. One that names another service (another
+// sandbox on a neighbouring port, say) is worth a look before Voke syncs. Voke calls it from this
+// machine, so a loopback URL is this service when its port is this page's (whichever loopback name
+// either uses: `serve` hands out localhost and prints 127.0.0.1); any other URL must be this
+// page's origin. The same rule as `serve`'s warning (config.py).
+const LOOPBACK_HOST = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+function port(url) {
+  return url.port || (url.protocol === "https:" ? "443" : "80");
+}
+
+function namesAnotherService(esmApiUrl) {
+  let url;
   try {
-    origin = esmApiUrl ? new URL(esmApiUrl).origin : null;
+    url = new URL(esmApiUrl);
   } catch {
-    origin = null;
+    return false; // nothing to compare: the status shows the URL as it is
   }
-  element.hidden = !origin || origin === location.origin;
+  if (LOOPBACK_HOST.test(url.hostname)) return port(url) !== port(location);
+  return url.origin !== location.origin;
+}
+
+export function showOriginWarning(element, esmApiUrl) {
+  element.hidden = !esmApiUrl || !namesAnotherService(esmApiUrl);
   element.textContent = element.hidden
     ? ""
     : `Voke will call ${esmApiUrl}, but this page is served from ${location.origin}: ` +
