@@ -1,7 +1,7 @@
 """Benchmarks of the service against two baselines, all on 127.0.0.1; writes docs/PERFORMANCE.md.
 
-    .venv/bin/python bench/run.py                 # the whole run, about 5 minutes on 2 cores
-    .venv/bin/python bench/run.py --duration 1    # shorter wrk runs, noisier figures
+    .venv/bin/python bench/run.py                 # the whole run, about 12 minutes on 2 cores
+    .venv/bin/python bench/run.py --duration 1 --rounds 1   # a quick look, noisier figures
     .venv/bin/python bench/run.py --no-postgres   # SQLite only
 
 Needs `wrk` (Debian/Ubuntu: `apt-get install -y wrk`). Not part of the test suite.
@@ -17,9 +17,11 @@ What it does:
    timed from process start to the first /readyz 200.
 4. wrk at 1 and 32 connections on plant/list, plant/config, config/update (distinct request codes,
    bench/wrk.lua), token and the admin list of 10,000 plants, noting the server's CPU time per
-   request; plant/config also on the 100-plant database, then alternately on both; then the
-   trading endpoints on PostgreSQL (a database of its own, dropped at the end); then
-   bench/components.py, the pieces of a request timed in-process.
+   request. Every server runs pinned to CPU 0 and wrk to CPU 1 (taskset); each cell (an endpoint
+   at a connection count) runs its servers back to back, `--rounds` times, and keeps the medians.
+   Then the trading reads alone and beside a loop of admin lists; plant/config alternately on
+   the 100-plant and the 100,000-plant database; the trading endpoints on PostgreSQL (a database
+   of its own, dropped at the end); and bench/components.py, the pieces of a request in-process.
 5. Writes the tables between the markers in docs/PERFORMANCE.md and prints them.
 """
 
@@ -51,6 +53,8 @@ from typing import Any
 
 import httpx
 
+from voke_esm.orgs.models import name_key
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
@@ -74,6 +78,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Each server runs on one core and the load generator on the other: unpinned, the scheduler moves
+# them about and the figures of one run differ from the next by half. The servers of a cell run
+# back to back on the same core, so they meet the same machine.
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+
+def can_pin() -> bool:
+    return shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+
+
+def pinned(argv: list[str], cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if can_pin() else argv
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -116,7 +134,11 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: P
     log = workdir / f"{name}.log"
     began = time.perf_counter()
     process = subprocess.Popen(
-        argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=workdir
+        pinned(argv, SERVER_CPU),
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
     )
     server = Server(name, process, port, log)
     deadline = began + 120
@@ -261,7 +283,14 @@ def seed_sqlite(path: Path, bench: Bench, small_copy: Path) -> float:
     with db:
         for number in range(1, OTHER_ORGS + 1):
             org_id = uuid.uuid4().hex
-            org = {**org_template, "id": org_id, "name": f"Other {number}", "slug": f"o-{number}"}
+            name = f"Other {number}"
+            org = {
+                **org_template,
+                "id": org_id,
+                "name": name,
+                "name_key": name_key(name),
+                "slug": f"o-{number}",
+            }
             db.execute(org_insert, tuple(org[column] for column in org_columns))
             client = f"vesm-other-{number:04d}"
             db.executemany(
@@ -317,7 +346,9 @@ class Run:
         return None if self.applied is None else self.applied / self.seconds
 
 
-def wrk(base: str, endpoint: Endpoint, connections: int, seconds: float) -> Run:
+def wrk_command(
+    base: str, endpoint: Endpoint, connections: int, seconds: float
+) -> tuple[list[str], dict[str, str]]:
     env = {
         **os.environ,
         "BENCH_METHOD": endpoint.method,
@@ -330,8 +361,18 @@ def wrk(base: str, endpoint: Endpoint, connections: int, seconds: float) -> Run:
         "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
         "--timeout", "30s", "-s", str(LUA), base + endpoint.path,
     ]  # fmt: skip
+    return pinned(command, LOAD_CPU), env
+
+
+def wrk(base: str, endpoint: Endpoint, connections: int, seconds: float) -> Run:
+    command, env = wrk_command(base, endpoint, connections, seconds)
     done = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=seconds + 90, check=True
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 90,
+        check=True,
     )
     line = next(line for line in done.stdout.splitlines() if line.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
@@ -367,33 +408,123 @@ def settle(server: Server) -> None:
         previous = now
 
 
-def measure(
+@dataclass
+class Cell:
+    """One server's figures for one endpoint at one connection count: the medians of its rounds."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float
+    non_2xx: int
+    errors: int
+    applied_per_s: float | None = None
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Cell:
+        applied = [run.applied_per_s for run in runs if run.applied_per_s is not None]
+        return cls(
+            rps=statistics.median(run.rps for run in runs),
+            p50_ms=statistics.median(run.p50_ms for run in runs),
+            p99_ms=statistics.median(run.p99_ms for run in runs),
+            cpu_ms=statistics.median(run.cpu_ms for run in runs),
+            non_2xx=sum(run.non_2xx for run in runs),
+            errors=sum(run.errors for run in runs),
+            applied_per_s=statistics.median(applied) if applied else None,
+        )
+
+
+def run_once(
     server: Server,
     endpoint: Endpoint,
+    connections: int,
     seconds: float,
     applied: Callable[[], int] | None = None,
-) -> dict[int, Run]:
-    warm_up_connections = 1 if endpoint.duration_factor > 1 else 4
-    wrk(server.base, endpoint, warm_up_connections, 1)  # code paths, connection pools, caches
+) -> Run:
+    before = applied() if applied else 0
+    cpu_before = cpu_seconds(server.process.pid)
+    run = wrk(server.base, endpoint, connections, seconds)
+    run.cpu_ms = (cpu_seconds(server.process.pid) - cpu_before) * 1000 / max(run.requests, 1)
+    if applied:  # committed within the run, not the requests wrk left in flight at its end
+        run.applied = applied() - before
     settle(server)
-    results: dict[int, Run] = {}
-    for connections in (1, 32):
-        before = applied() if applied else 0
-        cpu_before = cpu_seconds(server.process.pid)
-        run = wrk(server.base, endpoint, connections, seconds * endpoint.duration_factor)
-        cpu_used = cpu_seconds(server.process.pid) - cpu_before
-        run.cpu_ms = cpu_used * 1000 / max(run.requests, 1)
-        if applied:  # committed within the run, not the requests wrk left in flight at its end
-            run.applied = applied() - before
+    return run
+
+
+def measure(
+    servers: list[Server],
+    endpoint: Endpoint,
+    seconds: float,
+    rounds: int,
+    applied: dict[str, Callable[[], int]] | None = None,
+) -> dict[str, dict[int, Cell]]:
+    """`endpoint` at 1 and 32 connections on every server. Each of the two is a cell whose servers
+    run back to back, `rounds` times over: a drift of the machine meets them all alike."""
+    applied = applied or {}
+    warm_up_connections = 1 if endpoint.duration_factor > 1 else 4
+    for server in servers:  # code paths, connection pools, caches
+        wrk(server.base, endpoint, warm_up_connections, 1)
         settle(server)
-        results[connections] = run
-        note = f", {run.applied_per_s:.0f} applied/s" if applied else ""
-        print(
-            f"    {endpoint.name:<14} c{connections:<3} {run.rps:8.0f} req/s"
-            f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_ms:6.2f} ms/req"
-            f"  non-2xx {run.non_2xx}  socket errors {run.errors}{note}"
-        )
+    results: dict[str, dict[int, Cell]] = {server.name: {} for server in servers}
+    for connections in (1, 32):
+        runs: dict[str, list[Run]] = {server.name: [] for server in servers}
+        for _ in range(rounds):
+            for server in servers:
+                runs[server.name].append(
+                    run_once(
+                        server,
+                        endpoint,
+                        connections,
+                        seconds * endpoint.duration_factor,
+                        applied.get(server.name),
+                    )
+                )
+        for server in servers:
+            cell = results[server.name][connections] = Cell.of(runs[server.name])
+            note = f", {cell.applied_per_s:.0f} applied/s" if cell.applied_per_s else ""
+            print(
+                f"    {endpoint.name:<14} c{connections:<3} {server.name:<20}"
+                f" {cell.rps:8.0f} req/s  p50 {cell.p50_ms:7.2f} ms  p99 {cell.p99_ms:7.2f} ms"
+                f"  CPU {cell.cpu_ms:6.2f} ms/req  non-2xx {cell.non_2xx}"
+                f"  socket errors {cell.errors}{note}"
+            )
     return results
+
+
+def under_admin_load(
+    server: Server, reads: list[Endpoint], admin: Endpoint, seconds: float, rounds: int
+) -> dict[str, dict[str, float]]:
+    """Each trading read at one connection, alone and while another connection requests the
+    admin list in a loop, alternately `rounds` times: the median p50 and p99 of each."""
+    figures: dict[str, dict[str, float]] = {}
+    for read in reads:
+        alone: list[Run] = []
+        loaded: list[Run] = []
+        for _ in range(rounds):
+            alone.append(wrk(server.base, read, 1, seconds))
+            settle(server)
+            command, env = wrk_command(server.base, admin, 1, seconds + 2)
+            background = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                time.sleep(1)  # the admin loop is under way before the reads start
+                loaded.append(wrk(server.base, read, 1, seconds))
+            finally:
+                background.wait(timeout=seconds + 90)
+            settle(server)
+        figures[read.name] = {
+            "alone_p50": statistics.median(run.p50_ms for run in alone),
+            "alone_p99": statistics.median(run.p99_ms for run in alone),
+            "loaded_p50": statistics.median(run.p50_ms for run in loaded),
+            "loaded_p99": statistics.median(run.p99_ms for run in loaded),
+        }
+        f = figures[read.name]
+        print(
+            f"    {read.name:<14} p99 alone {f['alone_p99']:.2f} ms,"
+            f" beside the admin list {f['loaded_p99']:.2f} ms"
+        )
+    return figures
 
 
 def compare_sizes(
@@ -528,7 +659,7 @@ def postgres_reachable() -> bool:
         return False
 
 
-def run_postgres(workdir: Path, seconds: float, results: dict[str, Any]) -> None:
+def run_postgres(workdir: Path, seconds: float, rounds: int, results: dict[str, Any]) -> None:
     name = f"voke_esm_bench_{os.getpid()}"
     asyncio.run(pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     asyncio.run(pg(f'CREATE DATABASE "{name}"'))
@@ -568,11 +699,8 @@ def run_postgres(workdir: Path, seconds: float, results: dict[str, Any]) -> None
             chosen = endpoints(bench, token, bench.plants[CLIENT_PLANTS // 2])
             for endpoint in chosen[:3]:
                 results[endpoint.name] = measure(
-                    server,
-                    endpoint,
-                    seconds,
-                    applied if endpoint.name == "config/update" else None,
-                )
+                    [server], endpoint, seconds, rounds, {server.name: applied}
+                )[server.name]
             results["server_version"] = asyncio.run(
                 pg("SHOW server_version", database=name, fetch=True)
             )
@@ -645,7 +773,13 @@ def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
     out: list[str] = []
     add = out.append
     add(f"Run of {meta['when']} ({meta['elapsed']:.0f} s in all), {meta['duration']:g} s per wrk")
-    add("run (10,000-plant admin list: twice that), after a 1 s warm-up at 4 connections.")
+    add("run (10,000-plant admin list: twice that), after a 1 s warm-up at 4 connections. Each")
+    add(f"cell (an endpoint at a connection count) is the median of {meta['rounds']} rounds in")
+    add("which the servers ran back to back, so that the machine's drift meets them all alike.")
+    if meta["pinned"]:
+        add("Every server ran pinned to CPU 0 (`taskset -c 0`) and wrk to CPU 1.")
+    else:
+        add("**Unpinned** (no taskset or one core): these figures drift by half between runs.")
     add(f"Load average before / after the run: {meta['load_before']} / {meta['load_after']}.\n")
     add("### Throughput and latency (SQLite, 100,000 plants, 100 of them the client's)\n")
     add("| endpoint | conns | service req/s | p50 ms | p99 ms | bare Starlette req/s | p50 | p99 |")
@@ -709,6 +843,17 @@ def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
                     f" | {ms(run.p99_ms)} | {ms(run.cpu_ms)} |"
                 )
 
+    add("\n### Trading reads beside a loop of admin lists of 10,000 plants\n")
+    add("One connection reads while another requests the admin list without pause; each figure")
+    add(f"the median of {meta['rounds']} alternating runs alone and beside it:\n")
+    add("| endpoint | p50 alone ms | p50 beside ms | p99 alone ms | p99 beside ms | p99 ratio |")
+    add("|---|---:|---:|---:|---:|---:|")
+    for name, f in results["interference"].items():
+        add(
+            f"| {name} | {ms(f['alone_p50'])} | {ms(f['loaded_p50'])} | {ms(f['alone_p99'])}"
+            f" | {ms(f['loaded_p99'])} | {ratio(f['loaded_p99'], f['alone_p99'])} |"
+        )
+
     small = results["small"]
     add("\n### plant/config with 100 vs 100,000 plants in the database\n")
     add("Single runs (as in the first table), then the median of three alternating 1-connection")
@@ -767,20 +912,30 @@ def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
     add("|---|---|---|")
     for name in ("plant/list", "plant/config"):
         for connections in (1, 32):
-            share = service[name][connections].rps / starlette[name][connections].rps
-            add(
-                f"| {name} ≥ 50 % of bare Starlette's req/s, {connections} conn."
-                f" | {share:.0%} | {verdict(share >= 0.5, f'{share / 0.5:.2f}× the target')} |"
-            )
-    for name in results["endpoint_names"]:
-        if name.startswith("admin"):
-            continue
-        p99 = service[name][32].p99_ms
+            rps = service[name][connections].rps
+            for baseline, runs, floor in (
+                ("FastAPI + pydantic", fastapi, 1.0),
+                ("bare Starlette", starlette, 0.35),
+            ):
+                share = rps / runs[name][connections].rps
+                detail = f"{share / floor:.2f}× the target"
+                add(
+                    f"| {name} ≥ {floor:.2f}× {baseline}'s req/s, {connections} conn."
+                    f" | {share:.2f}× | {verdict(share >= floor, detail)} |"
+                )
+    for name in ("plant/list", "plant/config"):
+        p99 = service[name][1].p99_ms
         add(
-            f"| {name} p99 ≤ 10 ms at 32 conn. | {ms(p99)} ms"
-            f" | {verdict(p99 <= 10, f'{p99 / 10:.1f}× the limit')} |"
+            f"| {name} p99 ≤ 1 ms at 1 conn. | {ms(p99)} ms"
+            f" | {verdict(p99 <= 1, f'{p99:.1f}× the limit')} |"
         )
-    for label, runs, floor in [("SQLite", update, 500)] + (
+    for name, f in results["interference"].items():
+        grown = f["loaded_p99"] / f["alone_p99"]
+        add(
+            f"| {name} p99 beside the admin list ≤ 2× alone (1 conn.) | {grown:.1f}×"
+            f" | {verdict(grown <= 2, f'{grown / 2:.1f}× the limit')} |"
+        )
+    for label, runs, floor in [("SQLite", update, 1000)] + (
         [("PostgreSQL", pg_results["config/update"], 1000)] if pg_results else []
     ):
         best = max(run.applied_per_s or 0 for run in runs.values())
@@ -870,9 +1025,14 @@ def startup_steps(workdir: Path, database_url: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=3, help="seconds per wrk run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each cell, their median reported"
+    )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL runs")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
+    if not can_pin():
+        print("taskset or a second core is missing: the processes run unpinned, figures drift")
     if shutil.which("wrk") is None:
         raise SystemExit(
             "wrk not found: install it first (Debian/Ubuntu: apt-get install -y wrk;"
@@ -886,6 +1046,8 @@ def main() -> None:
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "duration": args.duration,
         "load_before": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "rounds": args.rounds,
+        "pinned": can_pin(),
         "command": " ".join(shlex.quote(part) for part in ["bench/run.py", *sys.argv[1:]]),
         "machine": machine(),
     }
@@ -926,20 +1088,22 @@ def main() -> None:
                 servers.append(start(name, argv, baseline_env, port, workdir))
             chosen = endpoints(bench, token, plant)
             results["endpoint_names"] = [endpoint.name for endpoint in chosen]
+
+            def applied() -> int:
+                return sqlite_version_sum(big_db, bench.client_id)
+
             for endpoint in chosen:
-                for server in servers:
-                    if server is small and endpoint.name != "plant/config":
-                        continue
-                    print(f"  {server.name}")
-                    counter = None
-                    if server is service and endpoint.name == "config/update":
-
-                        def counter() -> int:
-                            return sqlite_version_sum(big_db, bench.client_id)
-
-                    results["apps"].setdefault(server.name, {})[endpoint.name] = measure(
-                        server, endpoint, args.duration, counter
-                    )
+                print(f"  {endpoint.name}")
+                members = [s for s in servers if s is not small or endpoint.name == "plant/config"]
+                cells = measure(
+                    members, endpoint, args.duration, args.rounds, {service.name: applied}
+                )
+                for name, by_connections in cells.items():
+                    results["apps"].setdefault(name, {})[endpoint.name] = by_connections
+            print("  trading reads, alone and beside a loop of admin lists of 10,000 plants")
+            results["interference"] = under_admin_load(
+                service, chosen[:2], chosen[-1], args.duration, args.rounds
+            )
             print("  plant/config, 100,000 vs 100 plants, alternating")
             results["sizes"] = compare_sizes(
                 {"100,000": service, "100": small}, chosen[1], seconds=max(1, args.duration - 1)
@@ -954,7 +1118,7 @@ def main() -> None:
         else:
             print("PostgreSQL")
             results["postgres"] = {}
-            run_postgres(workdir, args.duration, results["postgres"])
+            run_postgres(workdir, args.duration, args.rounds, results["postgres"])
             results["servers"].append(results["postgres"].pop("service"))
         print("Components (bench/components.py)")
         done = subprocess.run(
