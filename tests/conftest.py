@@ -28,7 +28,7 @@ from fastapi import FastAPI
 
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, EnabledOrg, bootstrap_admin
 from voke_esm.app import create_app
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 from voke_esm.migrations import upgrade_to_head
 
 T = TypeVar("T")

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from voke_esm.auth import service as auth_service
-from voke_esm.db import session_scope
+from voke_esm.core.db import session_scope
+from voke_esm.voke.auth import service as auth_service
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"

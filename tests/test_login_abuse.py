@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from tests.conftest import http_client
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, EnabledOrg, bearer, error_body
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 
 LOGIN = "/api/v1/auth/login"
 TRADING = "/api/v1/voke-esm/trading"

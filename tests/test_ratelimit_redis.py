@@ -27,7 +27,7 @@ from tests.factories import (
 )
 from tests.robustness.outages import RedisServer
 from voke_esm.app import create_app
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 
 pytestmark = pytest.mark.redis
 

@@ -1,5 +1,5 @@
-"""SQLite runs on the event loop's thread (voke_esm.sqlite_inline); waiting for another process's
-write lock must not hold the loop, and must end."""
+"""SQLite runs on the event loop's thread (voke_esm.core.sqlite_inline); waiting for another
+process's write lock must not hold the loop, and must end."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.factories import Api
-from voke_esm.config import Settings
-from voke_esm.sqlite_inline import when_unlocked
+from voke_esm.core.config import Settings
+from voke_esm.core.sqlite_inline import when_unlocked
 
 
 def _locked() -> None:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import inspect, text
 
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, bearer, error_body
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 
 LOGIN = "/api/v1/auth/login"
 USERS = "/api/v1/users"

@@ -12,7 +12,7 @@ import httpx
 import jwt
 
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer, error_body
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 
 ADMIN = "/api/v1/voke-esm/admin"
 TRADING = "/api/v1/voke-esm/trading"

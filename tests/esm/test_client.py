@@ -29,7 +29,7 @@ from tests.esm.live import (
     settings_overrides_fixture,  # noqa: F401
 )
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
-from voke_esm.esm.client.http import (
+from voke_esm.voke.client.http import (
     EsmAuthFailed,
     EsmClient,
     EsmProtocolError,

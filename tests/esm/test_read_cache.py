@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import make_settings
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer
-from voke_esm.config import Settings
-from voke_esm.db import create_engine
-from voke_esm.esm.trading.read_cache import TradingReadCache
+from voke_esm.core.config import Settings
+from voke_esm.core.db import create_engine
+from voke_esm.sandbox.trading.read_cache import TradingReadCache
 
 TRADING = "/api/v1/voke-esm/trading"
 ADMIN = "/api/v1/voke-esm/admin"

@@ -36,7 +36,7 @@ from tests.factories import (
     error_body,
 )
 from tests.robustness.servers import ServiceProcess
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 
 pytestmark = pytest.mark.usefixtures("live_sandbox")
 

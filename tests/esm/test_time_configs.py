@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import SEED_BLOCKS, Api, error_body
-from voke_esm.esm.time_configs import check_time_configs
+from voke_esm.contract.time_configs import check_time_configs
 
 BAD_TIME = "must be HH:MM between 00:00 and 23:59"
 TO_NOT_AFTER_FROM = "must be later than from"

@@ -28,7 +28,7 @@ from tests.factories import (
     error_body,
     validation_error,
 )
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 
 with warnings.catch_warnings():
     # authlib warns that it runs on httpx rather than its successor httpx2; httpx is what the

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import _truncate_all
 from tests.factories import WHOLE_DAY, Api, EnabledOrg, error_body
-from voke_esm import db
-from voke_esm.db import session_scope
-from voke_esm.errors import TransactionConflict
+from voke_esm.core import db
+from voke_esm.core.db import session_scope
+from voke_esm.core.errors import TransactionConflict
 
 pytestmark = pytest.mark.postgres
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from voke_esm.telemetry.simulator import BatteryState, simulate
+from voke_esm.sandbox.telemetry.simulator import BatteryState, simulate
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a midnight, UTC
 

@@ -23,9 +23,9 @@ from tests.esm.live import bound_socket, closed_port_fixture, port_of  # noqa: F
 from tests.esm.test_admin import org_admin_token
 from tests.factories import SEED_BLOCKS, Api, EnabledOrg, error_body
 from voke_esm.app import create_app
-from voke_esm.config import Settings
-from voke_esm.db import session_scope
-from voke_esm.esm import repository as esm_repository
+from voke_esm.core.config import Settings
+from voke_esm.core.db import session_scope
+from voke_esm.sandbox import repository as esm_repository
 
 ADMIN = "/api/v1/voke-esm/admin"
 AMQP_PORT = 5672
