@@ -12,11 +12,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from voke_esm.core.schemas import FieldError
+
+class FieldError(TypedDict):
+    """One broken rule at one field: the contract's `{field, message}` (CONTRACT §2, §5).
+
+    The same keys as `voke_esm.core.schemas.FieldError`; TypedDicts compare by their keys, so
+    these errors go wherever that one is expected, and this package imports nothing of the app.
+    """
+
+    field: str
+    message: str
+
 
 MAX_BLOCKS: Final = 96
 # A plant's config version is a 64-bit column (CONTRACT §6: it starts at 1 and rises by one with

@@ -1,4 +1,4 @@
-"""The queries telemetry needs beyond `esm.repository`: the clock row under lock, every plant of
+"""The queries telemetry needs beyond `sandbox.repository`: the clock row under lock, every plant of
 the enabled orgs with what a snapshot needs."""
 
 from __future__ import annotations

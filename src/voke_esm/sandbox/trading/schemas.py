@@ -4,11 +4,11 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from voke_esm.contract.schemas import ResultCode
 from voke_esm.contract.time_configs import SEED_BLOCKS, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, FieldErrorRead
 from voke_esm.sandbox.models import SandboxPlant
 
-ResultCode = Literal["applied_ok", "cfg_accepted", "cfg_rejected"]
 # A plantId as the trading calls accept it (the plant column's width), in the body or the query.
 PLANT_ID_MAX_LENGTH = 120
 

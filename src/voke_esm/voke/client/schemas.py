@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from voke_esm.contract.schemas import ResultCode
 from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, FieldErrorRead, StrictBody
 
@@ -45,7 +46,7 @@ class EsmPlantConfig(CamelModel):
 class ConfigUpdateAnswer(CamelModel):
     plant_id: str
     config_update_req_code: str
-    result_code: Literal["applied_ok", "cfg_accepted", "cfg_rejected"]
+    result_code: ResultCode
     version: EsmVersion
     errors: list[FieldErrorRead] = Field(default_factory=list)
 

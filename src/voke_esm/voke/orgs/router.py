@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 
 from voke_esm.core.deps import SessionDep
 from voke_esm.core.errors import (
@@ -16,10 +19,20 @@ from voke_esm.core.schemas import MessageRead, OrgId
 from voke_esm.voke.auth.deps import SuperAdmin
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.schemas import ConnectionsRead, OrgCreate, OrgRead
+from voke_esm.voke.orgs.service import OrgLock
 
 router = APIRouter(
     prefix="/api/v1/orgs", tags=["Orgs"], responses=error_responses(Unauthorized, Forbidden)
 )
+
+
+async def _deletion_locks(request: Request) -> Sequence[OrgLock]:
+    """What create_app wired to be locked before an org's row goes (orgs_service.delete_org)."""
+    locks: Sequence[OrgLock] = request.app.state.org_deletion_locks
+    return locks
+
+
+DeletionLocks = Annotated[Sequence[OrgLock], Depends(_deletion_locks)]
 
 
 @router.get("", response_model=list[OrgRead])
@@ -46,11 +59,13 @@ async def get_org(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> OrgRead:
 @router.delete(
     "/{orgId}", response_model=MessageRead, responses=error_responses(InvalidUuid, NotFound)
 )
-async def delete_org(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> MessageRead:
+async def delete_org(
+    org_id: OrgId, _: SuperAdmin, session: SessionDep, locks: DeletionLocks
+) -> MessageRead:
     """Delete an organization and everything of it: its sandbox credentials (its trading tokens
     stop working at once), Voke plants, sandbox plants, journal, fault rules, clock and ORG_ADMIN
     users. Its name is free again."""
-    org = await orgs_service.delete_org(session, org_id)
+    org = await orgs_service.delete_org(session, org_id, lock_first=locks)
     return MessageRead(message=f"Organization {org.name} deleted")
 
 

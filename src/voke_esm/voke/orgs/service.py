@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voke_esm.core.errors import Conflict, NotFound
 from voke_esm.core.schemas import utc_now
 from voke_esm.core.security import Keyring
-from voke_esm.sandbox import repository as sandbox_repository
 from voke_esm.voke.auth import repository as users_repository
 from voke_esm.voke.orgs import repository
 from voke_esm.voke.orgs.models import Org, TradingPartnerConfig, name_key
@@ -24,6 +23,12 @@ _SLUG_MAX = 60
 # Slugs tried for one create: the first free ones by number, then random ones (see create_org).
 _SLUG_ATTEMPTS = 8
 _NUMBERED_SLUG_ATTEMPTS = 2
+
+
+# A step of an org's deletion that locks rows of the org before its own row goes (delete_org).
+# The sandbox's plants are one; create_app passes them in, since Voke's side never imports the
+# sandbox (the boundary in pyproject.toml's import-linter contracts).
+OrgLock = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 
 
 class OrgNotFound(NotFound):
@@ -95,7 +100,9 @@ async def _first_free_slug(session: AsyncSession, base: str) -> str:
     return slug
 
 
-async def delete_org(session: AsyncSession, org_id: uuid.UUID) -> Org:
+async def delete_org(
+    session: AsyncSession, org_id: uuid.UUID, *, lock_first: Sequence[OrgLock]
+) -> Org:
     """Delete the org and everything of it (CONTRACT §3), in the request's one transaction.
 
     Its sandbox client (so its credentials and every trading token die at once: the trading
@@ -107,7 +114,11 @@ async def delete_org(session: AsyncSession, org_id: uuid.UUID) -> Org:
     # The org row lock first, as enable, disable, reset and restore take it: whichever of them
     # comes second waits, and one that comes after the deletion finds no org (404).
     org = await get_org(session, org_id, for_update=True)
-    await sandbox_repository.lock_plants_of_org(session, org.id)
+    # Then the rows that a change elsewhere locks before the org's, in that order: the sandbox's
+    # plants (a plant change locks its row, then its client's, which the cascade deletes), so
+    # that the deletion waits for such a change instead of deadlocking with it on PostgreSQL.
+    for lock in lock_first:
+        await lock(session, org.id)
     await users_repository.delete_org_admins(session, org.id)
     await repository.delete(session, org)
     return org
