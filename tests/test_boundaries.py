@@ -56,6 +56,7 @@ def test_the_tree_keeps_every_contract() -> None:
         ("contract.time_configs", "voke_esm.core.schemas", CONTRACT_STANDALONE),
         ("sandbox.model.site", "pydantic", MODEL_PURE),
     ],
+    ids=["voke-plants", "voke-client", "core", "contract", "model"],
 )
 def test_an_import_across_a_line_breaks_the_check(
     tmp_path: Path, module: str, imported: str, contract: str

@@ -17,18 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tests.esm.live import (
+from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
+from tests.live import (
     RecordingTransport,
     bound_socket,
-    closed_port_fixture,  # noqa: F401
-    live_sandbox_fixture,  # noqa: F401
     live_settings,
-    sandbox_socket_fixture,  # noqa: F401
-    sandbox_url_fixture,  # noqa: F401
     serving,
-    settings_overrides_fixture,  # noqa: F401
 )
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg
 from voke_esm.voke.client.http import (
     EsmAuthFailed,
     EsmClient,

@@ -16,16 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.esm.live import (
-    closed_port_fixture,  # noqa: F401
-    eventually,
-    live_sandbox_fixture,  # noqa: F401
-    live_settings,
-    sandbox_socket_fixture,  # noqa: F401
-    sandbox_url_fixture,  # noqa: F401
-    settings_overrides_fixture,  # noqa: F401
-    waiting_on_rate_limit,
-)
 from tests.factories import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -34,6 +24,11 @@ from tests.factories import (
     Api,
     EnabledOrg,
     error_body,
+)
+from tests.live import (
+    eventually,
+    live_settings,
+    waiting_on_rate_limit,
 )
 from tests.robustness.servers import ServiceProcess
 from voke_esm.core.config import Settings

@@ -4,8 +4,8 @@ The sandbox is the `app` fixture (SQLite and PostgreSQL) served by uvicorn in th
 event loop; the `api` fixture drives the Voke side in-process while Voke's ESM client reaches the
 sandbox over real TCP at the `esmApiUrl` that enabling an org returns.
 
-A test module imports the fixtures it uses (`..._fixture`); each registers under the name
-without the suffix.
+The fixtures are in tests/voke/client/conftest.py (the live sandbox) and tests/conftest.py
+(`closed_port`); these are the helpers they and the tests share.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 SANDBOX_PREFIX = "/api/v1/voke-esm"
@@ -69,46 +68,9 @@ async def serving(app: ASGIApp, sock: socket.socket) -> AsyncIterator[str]:
         await task
 
 
-@pytest.fixture(name="sandbox_socket")
-def sandbox_socket_fixture() -> Iterator[socket.socket]:
-    sock = bound_socket()
-    try:
-        yield sock
-    finally:
-        sock.close()
-
-
-@pytest.fixture(name="sandbox_url")
-def sandbox_url_fixture(sandbox_socket: socket.socket) -> str:
-    """The sandbox's `esmApiUrl`: chosen before the app is built, so its settings can carry it."""
-    return f"http://127.0.0.1:{port_of(sandbox_socket)}{SANDBOX_PREFIX}"
-
-
 def live_settings(sandbox_url: str, **overrides: Any) -> dict[str, Any]:
     """Settings overrides for an app whose `esmApiUrl` is the live sandbox."""
     return {"voke_esm_internal_url": sandbox_url, **overrides}
-
-
-@pytest.fixture(name="settings_overrides")
-def settings_overrides_fixture(sandbox_url: str) -> dict[str, Any]:
-    return live_settings(sandbox_url)
-
-
-@pytest.fixture(name="live_sandbox")
-async def live_sandbox_fixture(app: FastAPI, sandbox_socket: socket.socket) -> AsyncIterator[str]:
-    """The `app` served on its loopback port; yields the base URL (no path)."""
-    async with serving(app, sandbox_socket) as base_url:
-        yield base_url
-
-
-@pytest.fixture(name="closed_port")
-def closed_port_fixture() -> Iterator[int]:
-    """A loopback port that refuses connections (bound, never listening) for the whole test."""
-    sock = bound_socket()
-    try:
-        yield port_of(sock)
-    finally:
-        sock.close()
 
 
 class RecordingTransport(httpx.AsyncHTTPTransport):

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import http_client
-from tests.esm.live import bound_socket, serving
 from tests.factories import (
     SEED_BLOCKS,
     WHOLE_DAY,
@@ -30,6 +29,7 @@ from tests.factories import (
     error_body,
     validation_error,
 )
+from tests.live import bound_socket, serving
 
 ADMIN = "/api/v1/voke-esm/admin"
 TRADING = "/api/v1/voke-esm/trading"

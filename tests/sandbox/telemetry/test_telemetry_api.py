@@ -19,9 +19,9 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.conftest import AMQP_URL
-from tests.esm.live import bound_socket, closed_port_fixture, port_of  # noqa: F401
-from tests.esm.test_admin import org_admin_token
 from tests.factories import SEED_BLOCKS, Api, EnabledOrg, error_body
+from tests.live import bound_socket, port_of
+from tests.sandbox.admin.test_admin import org_admin_token
 from voke_esm.app import create_app
 from voke_esm.core.config import Settings
 from voke_esm.core.db import session_scope
