@@ -17,8 +17,8 @@ test: ## set up, lint, type-check and run the whole test suite
 fmt: ## format and fix what ruff can
 	$(BIN)/ruff format src tests scripts && $(BIN)/ruff check --fix src tests scripts
 
-lint: ## ruff and mypy
-	$(BIN)/ruff check src tests scripts && $(BIN)/mypy
+lint: ## ruff, mypy and the import boundaries
+	$(BIN)/ruff check src tests scripts && $(BIN)/mypy && $(BIN)/lint-imports --no-cache --no-logo
 
 migrate: ## apply the database migrations
 	$(BIN)/voke-esm migrate

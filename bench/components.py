@@ -32,13 +32,13 @@ from sqlalchemy import select, text  # noqa: E402
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, SEED_BLOCKS, Api, bootstrap_admin  # noqa: E402
 
 from voke_esm.app import create_app  # noqa: E402
-from voke_esm.config import Settings  # noqa: E402
-from voke_esm.db import session_scope  # noqa: E402
-from voke_esm.esm.models import SandboxPlant  # noqa: E402
-from voke_esm.esm.tools import journal  # noqa: E402
-from voke_esm.esm.trading.schemas import TradingPlantRead  # noqa: E402
+from voke_esm.core.config import Settings  # noqa: E402
+from voke_esm.core.db import session_scope  # noqa: E402
+from voke_esm.core.security import TRADING_ISSUER  # noqa: E402
 from voke_esm.migrations import upgrade_to_head  # noqa: E402
-from voke_esm.security import TRADING_ISSUER  # noqa: E402
+from voke_esm.sandbox.models import SandboxPlant  # noqa: E402
+from voke_esm.sandbox.tools import journal  # noqa: E402
+from voke_esm.sandbox.trading.schemas import TradingPlantRead  # noqa: E402
 
 
 def cpu_seconds() -> float:

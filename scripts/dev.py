@@ -99,6 +99,8 @@ def test(arguments: list[str]) -> None:
     check(BIN / "ruff", "format", "--check", "--quiet", *sources)
     say("Types: mypy --strict")
     check(BIN / "mypy")
+    say("Boundaries: import-linter (Voke's side never imports the sandbox; the core no domain)")
+    check(BIN / "lint-imports", "--no-cache", "--no-logo")
     say("Migrations: alembic check (the models and the migrations agree)")
     check(BIN / "python", "-m", "voke_esm.migrations.check")
     say(

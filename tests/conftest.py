@@ -27,8 +27,9 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, Api, EnabledOrg, bootstrap_admin
+from tests.live import bound_socket, port_of
 from voke_esm.app import create_app
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 from voke_esm.migrations import upgrade_to_head
 
 T = TypeVar("T")
@@ -224,3 +225,13 @@ async def trading_token(api: Api, enabled: EnabledOrg) -> str:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(name="closed_port")
+def closed_port_fixture() -> Iterator[int]:
+    """A loopback port that refuses connections (bound, never listening) for the whole test."""
+    sock = bound_socket()
+    try:
+        yield port_of(sock)
+    finally:
+        sock.close()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import re
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from voke_esm.auth import service as auth_service
-from voke_esm.db import session_scope
+from voke_esm.core.db import session_scope
+from voke_esm.voke.auth import service as auth_service
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -196,3 +199,49 @@ class Api:
             params={"plantId": plant_id},
             headers={"Authorization": f"Bearer {trading_token}"},
         )
+
+
+# The Voke side's users and answers, for the tests under tests/voke/.
+
+LOGIN = "/api/v1/auth/login"
+USERS = "/api/v1/users"
+ORGS = "/api/v1/orgs"
+# The seeds print exactly this body for a malformed id, on every endpoint.
+INVALID_UUID = error_body(400, "INVALID_UUID", "Invalid UUID")
+NO_TOKEN = error_body(401, "UNAUTHORIZED", "Authentication required")
+NOT_SUPER_ADMIN = error_body(403, "FORBIDDEN", "SuperAdmin role required")
+ORG_NOT_FOUND = error_body(404, "NOT_FOUND", "Organization not found")
+UTC_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+USER_PASSWORD = "a long enough password"
+
+
+def assert_utc_between(value: str, start: datetime, end: datetime) -> None:
+    assert UTC_Z.fullmatch(value), value
+    assert start <= datetime.fromisoformat(value) <= end
+
+
+def without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in keys}
+
+
+async def login(http: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await http.post(LOGIN, json={"email": email, "password": password})
+
+
+async def create_user(api: Api, role: str = "ORG_ADMIN", **fields: Any) -> dict[str, Any]:
+    body = {
+        "email": f"user-{uuid.uuid4().hex[:8]}@example.com",
+        "password": USER_PASSWORD,
+        "role": role,
+        **fields,
+    }
+    response = await api.http.post(USERS, json=body, headers=api.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def org_admin_token(api: Api) -> str:
+    user = await create_user(api)
+    response = await login(api.http, user["email"], USER_PASSWORD)
+    assert response.status_code == 200, response.text
+    return str(response.json()["accessToken"])

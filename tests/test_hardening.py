@@ -24,12 +24,12 @@ from fastapi import FastAPI
 from tests.conftest import http_client, make_settings
 from tests.factories import Api, bootstrap_admin, error_body
 from voke_esm.app import create_app
-from voke_esm.config import Settings, SettingsError, load_settings
-from voke_esm.db import create_engine
+from voke_esm.core.config import Settings, SettingsError, load_settings
+from voke_esm.core.db import create_engine
 
 ADMIN = "/api/v1/voke-esm/admin"
 SECRET = "s" * 32
-MIB = 1024 * 1024  # the free space below which /readyz says not ready (voke_esm.readiness)
+MIB = 1024 * 1024  # the free space below which /readyz says not ready (voke_esm.core.readiness)
 
 
 @pytest.fixture(autouse=True)

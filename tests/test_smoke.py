@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, make_settings, run_in_thread
-from tests.esm.live import closed_port_fixture  # noqa: F401
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.robustness.servers import create_super_admin, free_port, threaded_service
 from voke_esm.app import create_app

@@ -12,39 +12,41 @@ from fastapi.responses import RedirectResponse
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-from voke_esm import __version__, readiness
-from voke_esm.auth.router import auth_router, users_router
-from voke_esm.body_limit import BodySizeLimit
-from voke_esm.config import Settings
-from voke_esm.db import create_engine, create_sessionmaker
-from voke_esm.deps import reject_unstorable_text
-from voke_esm.errors import (
+from voke_esm import __version__
+from voke_esm.core import readiness
+from voke_esm.core.body_limit import BodySizeLimit
+from voke_esm.core.config import Settings
+from voke_esm.core.db import create_engine, create_sessionmaker
+from voke_esm.core.deps import reject_unstorable_text
+from voke_esm.core.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     error_responses,
     install_error_handlers,
 )
-from voke_esm.esm.admin.router import router as esm_admin_router
-from voke_esm.esm.client.periodic import sync_every
-from voke_esm.esm.client.router import router as esm_client_router
-from voke_esm.esm.client.service import EsmClientService
-from voke_esm.esm.repository import trading_callers
-from voke_esm.esm.tools.router import install_sandbox_tools
-from voke_esm.esm.trading.deps import LoopbackOnlyGuard
-from voke_esm.esm.trading.fast_reads import FastPlantReads
-from voke_esm.esm.trading.read_cache import TradingReadCache
-from voke_esm.esm.trading.router import router as esm_trading_router
-from voke_esm.esm.trading.service import PlantReads
-from voke_esm.metrics import install_metrics
-from voke_esm.orgs.router import router as orgs_router
-from voke_esm.plants.router import router as plants_router
-from voke_esm.ratelimit import RateLimiter
-from voke_esm.schemas import MessageRead
-from voke_esm.security import Keyring
-from voke_esm.telemetry.publisher import TelemetryPublisher
-from voke_esm.telemetry.router import router as telemetry_router
-from voke_esm.telemetry.service import publish_every
+from voke_esm.core.metrics import install_metrics
+from voke_esm.core.ratelimit import RateLimiter
+from voke_esm.core.schemas import MessageRead
+from voke_esm.core.security import Keyring
+from voke_esm.sandbox import repository as sandbox_repository
+from voke_esm.sandbox.admin.router import router as esm_admin_router
+from voke_esm.sandbox.repository import trading_callers
+from voke_esm.sandbox.telemetry.publisher import TelemetryPublisher
+from voke_esm.sandbox.telemetry.router import router as telemetry_router
+from voke_esm.sandbox.telemetry.service import publish_every
+from voke_esm.sandbox.tools.router import install_sandbox_tools
+from voke_esm.sandbox.trading.deps import LoopbackOnlyGuard
+from voke_esm.sandbox.trading.fast_reads import FastPlantReads
+from voke_esm.sandbox.trading.read_cache import TradingReadCache
+from voke_esm.sandbox.trading.router import router as esm_trading_router
+from voke_esm.sandbox.trading.service import PlantReads
 from voke_esm.ui.router import install_docs, install_ui
+from voke_esm.voke.auth.router import auth_router, users_router
+from voke_esm.voke.client.periodic import sync_every
+from voke_esm.voke.client.router import router as esm_client_router
+from voke_esm.voke.client.service import EsmClientService
+from voke_esm.voke.orgs.router import router as orgs_router
+from voke_esm.voke.plants.router import router as plants_router
 
 DESCRIPTION = """\
 A stand-in for an energy-storage partner's ESM system: enable the sandbox for an organization,
@@ -132,6 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trading_callers = trading_callers(engine)
     app.state.plant_reads = PlantReads(app.state.sessionmaker, TradingReadCache())
     app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
+    # Deleting an org cascades to its sandbox plants: their rows are locked first (lock order in
+    # sandbox/repository.py). Wired here, whether the sandbox's routes are on or not, since Voke's
+    # side never imports the sandbox.
+    app.state.org_deletion_locks = (sandbox_repository.lock_plants_of_org,)
     app.state.esm_clients = EsmClientService(sync_lease_s=settings.trading_sync_lease_s)
     app.state.telemetry_publisher = TelemetryPublisher(
         settings.amqp_url.get_secret_value() if settings.amqp_url else None

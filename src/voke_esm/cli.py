@@ -15,8 +15,8 @@ import typer
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from voke_esm.config import Settings, SettingsError, load_settings
-from voke_esm.http_timeouts import header_timeout_protocol
+from voke_esm.core.config import Settings, SettingsError, load_settings
+from voke_esm.core.http_timeouts import header_timeout_protocol
 
 app = typer.Typer(
     name="voke-esm",
@@ -79,8 +79,8 @@ def _first_admin(settings: Settings) -> FirstAdmin:
     one line naming the variable (and never its value)."""
     from pydantic import ValidationError
 
-    from voke_esm.auth.models import Role
-    from voke_esm.auth.schemas import UserCreate
+    from voke_esm.voke.auth.models import Role
+    from voke_esm.voke.auth.schemas import UserCreate
 
     # Set but empty counts as unset, as for VOKE_ESM_INTERNAL_URL.
     given = settings.voke_admin_password.get_secret_value() if settings.voke_admin_password else ""
@@ -100,8 +100,8 @@ def _first_admin(settings: Settings) -> FirstAdmin:
 
 
 async def _ensure_super_admin(settings: Settings, admin: FirstAdmin) -> bool:
-    from voke_esm.auth import service as auth_service
-    from voke_esm.db import create_engine, create_sessionmaker, session_scope
+    from voke_esm.core.db import create_engine, create_sessionmaker, session_scope
+    from voke_esm.voke.auth import service as auth_service
 
     engine = create_engine(settings.resolved_database_url)
     try:
@@ -195,11 +195,11 @@ def create_admin(
     """Create a SuperAdmin account."""
     from pydantic import ValidationError
 
-    from voke_esm.auth import service as auth_service
-    from voke_esm.auth.models import Role
-    from voke_esm.auth.schemas import UserCreate
-    from voke_esm.db import create_engine, create_sessionmaker, session_scope
-    from voke_esm.errors import AppError
+    from voke_esm.core.db import create_engine, create_sessionmaker, session_scope
+    from voke_esm.core.errors import AppError
+    from voke_esm.voke.auth import service as auth_service
+    from voke_esm.voke.auth.models import Role
+    from voke_esm.voke.auth.schemas import UserCreate
 
     settings = _settings()
     try:

@@ -24,8 +24,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD
-from voke_esm.auth import service as auth_service
-from voke_esm.db import create_engine, create_sessionmaker, session_scope
+from voke_esm.core.db import create_engine, create_sessionmaker, session_scope
+from voke_esm.voke.auth import service as auth_service
 
 VOKE_ESM = Path(sys.executable).with_name("voke-esm")
 

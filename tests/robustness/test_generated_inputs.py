@@ -4,7 +4,8 @@ Each input is valid, valid with one thing broken (a field missing, of the wrong 
 long, empty, negative, not finite, unknown, a block breaking a §5 rule, a clientId of no org, a
 taken externalPlantId), or any JSON at all. The answer must be the contract's for that input,
 exactly: its status and envelope, the broken field named. A refused request stores nothing; an
-accepted one stores what it answered. config/update has its own in tests/esm/test_time_configs.py.
+accepted one stores what it answered. config/update has its own in
+tests/contract/test_time_configs.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.esm.test_time_configs import (
+from tests.contract.test_time_configs import (
     JSON_VALUES,
     schedules_with_one_broken_rule,
     valid_schedules,

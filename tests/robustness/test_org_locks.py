@@ -1,7 +1,7 @@
 """Writers of one org's sandbox plants racing on PostgreSQL: one lock order, no deadlock, no 500.
 
 Reset, snapshot restore, plant creation, PATCH, DELETE, enable and disable of one org all take the
-org's row first (`esm.repository.lock_org`), so they queue rather than deadlock; a deadlock that
+org's row first (`sandbox.repository.lock_org`), so they queue rather than deadlock; a deadlock that
 still happens is retried once in a fresh transaction (`db.retry_conflicts`), and one that happens
 again is a 503, never a 500 (CONTRACT §2, §4, §11).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import _truncate_all
 from tests.factories import WHOLE_DAY, Api, EnabledOrg, error_body
-from voke_esm import db
-from voke_esm.db import session_scope
-from voke_esm.errors import TransactionConflict
+from voke_esm.core import db
+from voke_esm.core.db import session_scope
+from voke_esm.core.errors import TransactionConflict
 
 pytestmark = pytest.mark.postgres
 
@@ -251,3 +252,40 @@ async def waiting_for_a_lock(raw: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.02)
     pytest.fail("the reset never waited for the client row")
+
+
+async def wait_until_blocked(raw: asyncpg.Connection) -> None:
+    """Until another connection of the database waits for a lock (the test's own hold it)."""
+    deadline = time.monotonic() + 10
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while not await raw.fetchval(query):
+        assert time.monotonic() < deadline, "nothing waited for the test's lock"
+        await asyncio.sleep(0.02)
+
+
+class TestDeletingAnOrg:
+    async def test_waits_for_a_plant_change_before_it_takes_the_client_row(
+        self, api: Api, org: EnabledOrg, raw: asyncpg.Connection
+    ) -> None:
+        """A plant change locks its row, then (by trigger) its client's. The org's deletion locks
+        the org's plants before its cascade takes the client row (create_app wires the sandbox's
+        `lock_plants_of_org` into `orgs_service.delete_org`), so it waits for the change instead
+        of deadlocking with it."""
+        org_id = uuid.UUID(org.id)
+        async with raw.transaction():
+            await raw.execute("SELECT id FROM voke_esm_plants WHERE org_id = $1 FOR UPDATE", org_id)
+            deletion = asyncio.create_task(
+                api.http.delete(f"/api/v1/orgs/{org.id}", headers=api.headers)
+            )
+            await wait_until_blocked(raw)
+            # What the plant change's trigger does next: the deletion must not hold this row yet.
+            await raw.execute(
+                "SELECT 1 FROM voke_esm_clients WHERE org_id = $1 FOR UPDATE NOWAIT", org_id
+            )
+            assert not deletion.done()
+
+        answer = await asyncio.wait_for(deletion, timeout=30)
+        assert answer.status_code == 200, answer.text

@@ -3,7 +3,7 @@
 A list that loads each plant's row with a query of its own (N+1) works on a sandbox of three
 plants and falls over on a real one; the benchmarks (docs/PERFORMANCE.md) show the time, this
 shows the cause. Every statement the app's engine sends is counted, and so is the trading
-caller query, which on SQLite runs on a connection of its own (voke_esm.esm.repository). The
+caller query, which on SQLite runs on a connection of its own (voke_esm.sandbox.repository). The
 trading read cache is emptied before each counted call, so the call does its whole work.
 """
 
@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer
-from voke_esm.esm.repository import SqliteTradingCallers, TradingCaller
+from voke_esm.sandbox.repository import SqliteTradingCallers, TradingCaller
 
 TRADING = "/api/v1/voke-esm/trading"
 MORE_PLANTS = 19  # 1 plant, then 20

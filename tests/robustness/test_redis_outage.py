@@ -1,6 +1,6 @@
 """Redis, the limiter's storage, goes away while the service runs and comes back (CONTRACT §6).
 
-tests/test_ratelimit_redis.py covers an instance whose Redis was never there. Here it was there
+tests/core/test_ratelimit_redis.py covers an instance whose Redis was never there. Here it was there
 and dies: the trading endpoints answer 503 rather than pass unlimited, the admin API keeps
 working, and once Redis is back the same app instance limits and answers again.
 """

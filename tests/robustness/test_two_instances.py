@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from tests.conftest import REDIS_URL, _truncate_all, http_client
 from tests.factories import WHOLE_DAY, Api, bearer, error_body
 from voke_esm.app import create_app
-from voke_esm.config import Settings
+from voke_esm.core.config import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

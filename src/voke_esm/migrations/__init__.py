@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from voke_esm.db import create_engine
+from voke_esm.core.db import create_engine
 
 if TYPE_CHECKING:
     # Alembic itself is imported where it is used: a start that needs no migration never loads it.

@@ -6,11 +6,11 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import voke_esm.auth.models
-import voke_esm.esm.models
-import voke_esm.orgs.models
-import voke_esm.plants.models  # noqa: F401  (each domain's tables on Base.metadata)
-from voke_esm.db import Base, create_engine, is_sqlite
+import voke_esm.sandbox.models
+import voke_esm.voke.auth.models
+import voke_esm.voke.orgs.models
+import voke_esm.voke.plants.models  # noqa: F401  (each domain's tables on Base.metadata)
+from voke_esm.core.db import Base, create_engine, is_sqlite
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,7 +19,7 @@ target_metadata = Base.metadata
 def _database_url() -> str:
     url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
     if not url:
-        from voke_esm.config import Settings
+        from voke_esm.core.config import Settings
 
         url = Settings().resolved_database_url
     return str(url)

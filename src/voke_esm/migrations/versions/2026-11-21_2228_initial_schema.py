@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import voke_esm.db
+import voke_esm.core.db
 
 revision: str = "4c087ff20ded"
 down_revision: str | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
         "orgs",
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("slug", sa.String(length=80), nullable=False),
-        sa.Column("created_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orgs")),
         sa.UniqueConstraint("slug", name=op.f("uq_orgs_slug")),
@@ -41,10 +41,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("config_version", sa.Integer(), nullable=True),
-        sa.Column("synced_at", voke_esm.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("synced_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["orgs.id"],
@@ -67,8 +67,8 @@ def upgrade() -> None:
         sa.Column("esm_client_id", sa.String(length=120), nullable=True),
         sa.Column("esm_client_secret_encrypted", sa.Text(), nullable=True),
         sa.Column("esm_api_url", sa.String(length=2048), nullable=True),
-        sa.Column("credentials_set_at", voke_esm.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("credentials_set_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["orgs.id"],
@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=True),
-        sa.Column("created_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -99,7 +99,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=120), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("secret_digest", sa.String(length=64), nullable=False),
-        sa.Column("enabled_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("enabled_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["orgs.id"],
@@ -128,8 +128,8 @@ def upgrade() -> None:
         ),
         sa.Column("config_version", sa.Integer(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["orgs.id"],
@@ -163,7 +163,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["plant_id"],
             ["voke_esm_plants.id"],

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import voke_esm.db
+import voke_esm.core.db
 
 revision: str = "398adc87c627"
 down_revision: str | None = "2e3cddf43ab2"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         "voke_esm_journal",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("client_id", sa.String(length=120), nullable=True),
         sa.Column("method", sa.String(length=10), nullable=False),
         sa.Column("path", sa.String(length=255), nullable=False),
@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.create_table(
         "voke_esm_org_states",
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("clock_started_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("clock_started_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("clock_offset_minutes", sa.Double(), nullable=False),
         sa.Column(
             "fault_rules",
@@ -56,7 +56,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("token_ttl_seconds", sa.Integer(), nullable=True),
-        sa.Column("updated_at", voke_esm.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", voke_esm.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["orgs.id"],

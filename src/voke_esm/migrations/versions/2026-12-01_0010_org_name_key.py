@@ -32,7 +32,7 @@ NAME_MAX = 255
 
 
 def name_key(name: str) -> str:
-    """voke_esm.orgs.models.name_key as of this revision (a migration keeps its own copy)."""
+    """voke_esm.voke.orgs.models.name_key as of this revision (a migration keeps its own copy)."""
     folded = unicodedata.normalize("NFKC", name.strip()).casefold()
     return hashlib.sha256(folded.encode()).hexdigest()
 

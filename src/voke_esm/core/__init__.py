@@ -1,0 +1,1 @@
+"""Infrastructure every side shares: settings, database, errors, security. Imports no domain."""

@@ -1,0 +1,185 @@
+"""The seed's `/api/v1/voke-esm/admin` endpoints; SuperAdmin only."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from voke_esm.core.deps import KeyringDep, SessionDep, SettingsDep
+from voke_esm.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidUuid,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    error_responses,
+)
+from voke_esm.core.schemas import MessageRead
+from voke_esm.sandbox.admin import service as admin_service
+from voke_esm.sandbox.admin.schemas import (
+    EnableRead,
+    SandboxPlantCreate,
+    SandboxPlantRead,
+    SandboxPlantUpdate,
+    StatusRead,
+)
+from voke_esm.sandbox.admin.service import PlantChanged
+from voke_esm.voke.auth.deps import SuperAdmin
+
+router = APIRouter(
+    prefix="/api/v1/voke-esm/admin",
+    tags=["Voke ESM (Admin)"],
+    responses=error_responses(Unauthorized, Forbidden),
+)
+
+OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
+PlantId = Annotated[uuid.UUID, "the sandbox plant's UUID"]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="the plant's `ETag` as last read (or `*`): if the plant changed since, "
+        "nothing is changed and the answer is 412 PRECONDITION_FAILED",
+    ),
+]
+
+
+@router.post(
+    "/enable",
+    response_model=EnableRead,
+    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+)
+async def enable(
+    org_id: OrgIdQuery,
+    _: SuperAdmin,
+    session: SessionDep,
+    keyring: KeyringDep,
+    settings: SettingsDep,
+) -> EnableRead:
+    """Enable Voke ESM for an organization (generates fresh credentials)."""
+    issued = await admin_service.enable(session, keyring, org_id, esm_api_url=settings.esm_api_url)
+    return EnableRead(
+        client_id=issued.client_id,
+        client_secret=issued.client_secret,
+        esm_api_url=issued.esm_api_url,
+    )
+
+
+@router.post(
+    "/disable",
+    response_model=MessageRead,
+    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+)
+async def disable(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
+    """Disable Voke ESM for an organization."""
+    org = await admin_service.disable(session, org_id)
+    return MessageRead(message=f"Voke ESM disabled for {org.name}; its credentials are revoked")
+
+
+@router.get(
+    "/status",
+    response_model=StatusRead,
+    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+)
+async def status(
+    org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep, settings: SettingsDep
+) -> StatusRead:
+    """Check Voke ESM status for an organization."""
+    found = await admin_service.status(session, org_id, esm_api_url=settings.esm_api_url)
+    enabled = found.client is not None
+    return StatusRead(
+        message=f"Voke ESM is {'enabled' if enabled else 'disabled'} for {found.org.name}",
+        enabled=enabled,
+        client_id=found.client.client_id if found.client else None,
+        esm_api_url=found.esm_api_url if enabled else None,
+        plant_count=found.plant_count,
+        enabled_at=found.client.enabled_at if found.client else None,
+    )
+
+
+@router.get(
+    "/plants", response_model=list[SandboxPlantRead], responses=error_responses(ValidationFailed)
+)
+async def list_plants(
+    _: SuperAdmin,
+    session: SessionDep,
+    client_id: Annotated[str | None, Query(alias="clientId", min_length=1, max_length=120)] = None,
+    org_id: Annotated[
+        uuid.UUID | None, Query(alias="orgId", description="an org's plants, kept ones included")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    offset: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
+) -> Response:
+    """List all plants (optionally of one `clientId`, a page at a time)."""
+    document = await admin_service.plant_list_json(
+        session, client_id=client_id, org_id=org_id, limit=limit, offset=offset
+    )
+    return Response(document, media_type="application/json")
+
+
+@router.get(
+    "/plants/{id}",
+    response_model=SandboxPlantRead,
+    responses=error_responses(InvalidUuid, NotFound),
+)
+async def get_plant(
+    id: PlantId, _: SuperAdmin, session: SessionDep, response: Response
+) -> SandboxPlantRead:
+    """Get a single Voke ESM plant by id; its `ETag` goes back as `If-Match` on PATCH or DELETE."""
+    plant = await admin_service.get_plant(session, id)
+    response.headers["ETag"] = admin_service.plant_etag(plant)
+    return SandboxPlantRead.model_validate(plant)
+
+
+@router.post(
+    "/plants",
+    status_code=201,
+    response_model=SandboxPlantRead,
+    responses=error_responses(ValidationFailed, Conflict),
+)
+async def create_plant(
+    body: SandboxPlantCreate, _: SuperAdmin, session: SessionDep
+) -> SandboxPlantRead:
+    """Create a Voke ESM plant; `clientId` must be bound to an enabled organization."""
+    fields = body.model_dump(exclude={"time_configs"})
+    fields["time_configs"] = [block.as_json() for block in body.time_configs]
+    return SandboxPlantRead.model_validate(await admin_service.create_plant(session, fields))
+
+
+@router.patch(
+    "/plants/{id}",
+    response_model=SandboxPlantRead,
+    responses=error_responses(InvalidUuid, ValidationFailed, NotFound, PlantChanged),
+)
+async def update_plant(
+    id: PlantId,
+    body: SandboxPlantUpdate,
+    _: SuperAdmin,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SandboxPlantRead:
+    """Update a Voke ESM plant; `timeConfigs` other than the stored ones are a new config
+    version, and a PATCH that changes nothing changes nothing (not even `updatedAt`)."""
+    changes = body.model_dump(exclude_unset=True, exclude={"time_configs"})
+    if body.time_configs is not None:
+        changes["time_configs"] = [block.as_json() for block in body.time_configs]
+    plant = await admin_service.update_plant(session, id, changes, if_match=if_match)
+    response.headers["ETag"] = admin_service.plant_etag(plant)
+    return SandboxPlantRead.model_validate(plant)
+
+
+@router.delete(
+    "/plants/{id}",
+    response_model=MessageRead,
+    responses=error_responses(InvalidUuid, NotFound, PlantChanged),
+)
+async def delete_plant(
+    id: PlantId, _: SuperAdmin, session: SessionDep, if_match: IfMatch = None
+) -> MessageRead:
+    """Delete a Voke ESM plant."""
+    await admin_service.delete_plant(session, id, if_match=if_match)
+    return MessageRead(message="Voke ESM plant deleted")

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, cast
+
+from pydantic import ConfigDict, Field
+
+from voke_esm.contract.time_configs import SEED_BLOCKS, TimeConfigBlock
+from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
+
+# Finite, non-negative, and a JSON number (not a numeric string): strict mode.
+Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+
+# The seed's example plant, as the admin API, snapshots and the docs show it.
+PLANT_EXAMPLE: dict[str, Any] = {
+    "externalPlantId": "PLANT-001",
+    "name": "Acme Site A",
+    "description": "Battery storage + PV",
+    "fvePeakPowerKwp": 120.0,
+    "capacityKwh": 200.0,
+    "configEnabled": True,
+    "plantWithLoad": True,
+    "esiState": "PLC_READY",
+}
+
+
+class EnableRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "clientId": "vesm-3f9a1c0b7d2e4a6f8b1c2d3e",
+                    "clientSecret": "q8Zr0m2bWk5yH1tXvC9nL4pA7sD3fG6jK0eR2uI5oP8",
+                    "esmApiUrl": "http://127.0.0.1:4410/api/v1/voke-esm",
+                }
+            ]
+        }
+    )
+
+    client_id: str
+    client_secret: str = Field(description="shown once; store it now")
+    esm_api_url: str
+
+
+class StatusRead(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "Voke ESM is enabled for Acme",
+                    "enabled": True,
+                    "clientId": "vesm-3f9a1c0b7d2e4a6f8b1c2d3e",
+                    "esmApiUrl": "http://127.0.0.1:4410/api/v1/voke-esm",
+                    "plantCount": 1,
+                    "enabledAt": "2019-08-24T14:15:22Z",
+                }
+            ]
+        }
+    )
+
+    message: str
+    enabled: bool
+    client_id: str | None
+    esm_api_url: str | None
+    plant_count: int
+    enabled_at: UtcDateTime | None
+
+
+class SandboxPlantCreate(StrictBody):
+    client_id: str = Field(
+        min_length=1, max_length=120, description="Client identifier this plant belongs to"
+    )
+    external_plant_id: str = Field(
+        min_length=1,
+        max_length=120,
+        description="External plant id (the id the real ESM would expose)",
+    )
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=10_000)
+    fve_peak_power_kwp: Quantity = 0.0
+    capacity_kwh: Quantity = 0.0
+    config_enabled: bool = Field(default=True, strict=True)
+    plant_with_load: bool = Field(default=True, strict=True)
+    esi_state: str = Field(default="PLC_READY", min_length=1, max_length=64)
+    time_configs: list[TimeConfigBlock] = Field(default_factory=list, max_length=10_000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "clientId": "acme-client-id",
+                    "externalPlantId": "PLANT-001",
+                    "name": "Acme Site A",
+                    "description": "Battery storage + PV",
+                    "fvePeakPowerKwp": 120.0,
+                    "capacityKwh": 200.0,
+                    "configEnabled": True,
+                    "timeConfigs": cast(Any, list(SEED_BLOCKS)),
+                }
+            ]
+        },
+    )
+
+
+class SandboxPlantUpdate(StrictBody):
+    name: str = Field(default=None, min_length=1, max_length=255)  # type: ignore[assignment]
+    description: str | None = Field(default=None, max_length=10_000)
+    fve_peak_power_kwp: Quantity = None  # type: ignore[assignment]
+    capacity_kwh: Quantity = None  # type: ignore[assignment]
+    config_enabled: bool = Field(default=None, strict=True)  # type: ignore[assignment]
+    plant_with_load: bool = Field(default=None, strict=True)  # type: ignore[assignment]
+    esi_state: str = Field(default=None, min_length=1, max_length=64)  # type: ignore[assignment]
+    time_configs: list[TimeConfigBlock] = Field(default=None, max_length=10_000)  # type: ignore[arg-type]
+
+
+class SandboxPlantRead(CamelModel):
+    """The seed's plant entity, field for field."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                    "clientId": "acme-client-id",
+                    **PLANT_EXAMPLE,
+                    "timeConfigs": cast(Any, list(SEED_BLOCKS)),
+                    "createdAt": "2019-08-24T14:15:22Z",
+                    "updatedAt": "2019-08-24T14:15:22Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    client_id: str
+    external_plant_id: str
+    name: str
+    description: str | None
+    fve_peak_power_kwp: float
+    capacity_kwh: float
+    config_enabled: bool
+    plant_with_load: bool
+    esi_state: str
+    time_configs: list[TimeConfigBlock]
+    created_at: UtcDateTime
+    updated_at: UtcDateTime

@@ -1,0 +1,231 @@
+"""The journal of trading calls (CONTRACT §11) and the `drop` fault, as two small ASGI middlewares.
+
+`TradingJournal` puts a `TradingCall` into each trading request's scope; the trading guards and
+handlers fill in who called (the org, its clientId) and what about (plantId, configUpdateReqCode,
+resultCode). When the answer starts, the call goes to the app's `JournalRecorder`, which writes it
+in the background: the answer does not wait for a transaction of its own. Reading or clearing the
+journal first waits for what is recorded so far to be written, so a client that reads the journal
+right after a call finds it there. A call that no org can be tied to (a bad token, an unknown
+clientId) has nowhere to be recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from voke_esm.core.db import session_scope
+from voke_esm.core.schemas import utc_now
+from voke_esm.sandbox.tools import repository as tools_repository
+from voke_esm.sandbox.tools.faults import ConnectionDropped
+from voke_esm.sandbox.trading.paths import is_trading_path
+
+logger = logging.getLogger("voke_esm")
+
+_SCOPE_KEY = "voke_esm.trading_call"
+DROPPED_STATUS = 0  # the journal's status of a call whose connection a `drop` fault closed
+_DISCONNECT_WAIT_S = 5.0
+# How long the journal lets calls gather before writing them in one transaction, and how many
+# make it write at once: a call's entry is in the table within about this time.
+LINGER_S = 0.05
+MAX_BATCH = 500
+
+
+@dataclass(slots=True)
+class TradingCall:
+    """What the journal notes about one trading call; filled in as the call is handled."""
+
+    at: datetime
+    org_id: uuid.UUID | None = None
+    client_id: str | None = None
+    plant_id: str | None = None
+    config_update_req_code: str | None = None
+    result_code: str | None = None
+
+    def identify(self, org_id: uuid.UUID, client_id: str) -> None:
+        self.org_id = org_id
+        self.client_id = client_id
+
+
+def trading_call_of(request: Request) -> TradingCall:
+    """The call being handled; a detached one where no journal runs (nothing is recorded)."""
+    call = request.scope.get(_SCOPE_KEY)
+    return call if isinstance(call, TradingCall) else TradingCall(at=utc_now())
+
+
+async def trading_call(request: Request) -> TradingCall:
+    """`trading_call_of` as a dependency."""
+    return trading_call_of(request)
+
+
+class JournalRecorder:
+    """Writes journal entries off the trading calls' path, in batches, one transaction each.
+
+    A batch gathers what is recorded within `linger_s` of its first entry (or `max_batch`
+    entries, if sooner): under load one transaction carries hundreds of calls instead of one,
+    which is most of what a journaled call would otherwise cost. Entries are written in the
+    order they were recorded; each batch inserts its entries and trims every org it touched to
+    the newest `keep`. A batch that fails is logged and dropped: the journal never fails a
+    trading call. `flush` writes at once what is waiting, without lingering.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        keep: int,
+        linger_s: float = LINGER_S,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._keep = keep
+        self._linger_s = linger_s
+        self._max_batch = max_batch
+        self._pending: list[dict[str, Any]] = []
+        self._recorded = 0  # entries recorded so far
+        self._settled = 0  # of those, entries written (or given up on)
+        self._settled_changed = asyncio.Condition()
+        self._write_now = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    def record(self, entry: dict[str, Any]) -> None:
+        self._pending.append(entry)
+        self._recorded += 1
+        if len(self._pending) >= self._max_batch:
+            self._write_now.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_pending(), name="journal writer"
+            )
+
+    async def flush(self) -> None:
+        """Wait until every entry recorded before this call is written."""
+        target = self._recorded
+        self._write_now.set()
+        async with self._settled_changed:
+            await self._settled_changed.wait_for(lambda: self._settled >= target)
+
+    async def aclose(self) -> None:
+        await self.flush()
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            if not self._write_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._linger_s):
+                        await self._write_now.wait()
+            self._write_now.clear()
+            batch, self._pending = self._pending, []
+            try:
+                async with session_scope(self._sessionmaker) as session:
+                    await tools_repository.add_journal_entries(session, batch, keep=self._keep)
+            except Exception:
+                logger.warning("%d journal entries not recorded", len(batch), exc_info=True)
+            async with self._settled_changed:
+                self._settled += len(batch)
+                self._settled_changed.notify_all()
+
+
+class TradingJournal:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_trading_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        call = TradingCall(at=utc_now())
+        scope[_SCOPE_KEY] = call
+        started = time.perf_counter()
+        recorded = False
+
+        def record(status: int) -> None:
+            nonlocal recorded
+            if recorded or call.org_id is None:
+                return
+            recorded = True
+            duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            recorder: JournalRecorder = scope["app"].state.journal
+            recorder.record(_entry(call, scope, status, duration_ms))
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        except ConnectionDropped:
+            record(DROPPED_STATUS)
+            raise
+        except Exception:
+            record(500)  # the outermost error middleware answers it with a 500
+            raise
+
+
+def _entry(call: TradingCall, scope: Scope, status: int, duration_ms: float) -> dict[str, Any]:
+    """The `voke_esm_journal` row of a call: never a secret, a token or a header."""
+    return {
+        "org_id": call.org_id,
+        "at": call.at,
+        "client_id": call.client_id,
+        "method": scope["method"],
+        "path": scope["path"][:255],  # the path only: the query string never goes in
+        "status": status,
+        "plant_id": call.plant_id,
+        "config_update_req_code": call.config_update_req_code,
+        "result_code": call.result_code,
+        "duration_ms": duration_ms,
+    }
+
+
+@runtime_checkable
+class _Transport(Protocol):
+    def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+
+class DropConnections:
+    """Turns `ConnectionDropped` into a TCP connection closed without an answer.
+
+    ASGI has no message for "close without answering", and an exception from the app makes the
+    server answer 500. Under uvicorn, `receive` is a method of the request's cycle object, which
+    holds the connection's transport: closing it, then waiting for the disconnect to reach the
+    cycle, makes uvicorn finish the request quietly (it neither answers nor logs a request that
+    was disconnected before it started an answer). Elsewhere (e.g. in-process test transports) the
+    exception goes on up: the caller gets an error, not an answer.
+
+    It must sit outside every middleware that wraps `receive`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except ConnectionDropped:
+            transport = getattr(getattr(receive, "__self__", None), "transport", None)
+            if not isinstance(transport, _Transport):  # asyncio's, or uvloop's (no subclass)
+                raise
+            transport.close()
+            try:
+                async with asyncio.timeout(_DISCONNECT_WAIT_S):
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+            except TimeoutError:
+                logger.warning("dropped connection did not report its disconnect")

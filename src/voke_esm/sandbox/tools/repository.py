@@ -1,0 +1,137 @@
+"""Every query of the sandbox tools: the journal, the org's tool state, plants by org."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voke_esm.sandbox.models import ConfigUpdateRecord, JournalEntry, SandboxOrgState, SandboxPlant
+from voke_esm.voke.orgs.models import Org
+
+# Journal ------------------------------------------------------------------------------------------
+
+
+async def add_journal_entries(
+    session: AsyncSession, entries: list[dict[str, Any]], *, keep: int
+) -> None:
+    """Insert, then drop each org's entries beyond its newest `keep`.
+
+    The cut-off is found by walking at most `keep` entries of the (org_id, id) index, so the trim
+    costs the same whatever the table holds, and usually deletes a row or none.
+    """
+    # The table, not the entity: a Core executemany, without the ORM's bulk-insert bookkeeping.
+    table = cast(Table, JournalEntry.__table__)
+    try:
+        async with session.begin_nested():
+            await session.execute(insert(table), entries)
+    except IntegrityError:
+        # An org was deleted since its call, and its journal with it (CONTRACT §3): leave its
+        # entries out rather than lose the batch with the other orgs' entries. The orgs still
+        # there are read with a key-share lock, which keeps them there until this commits.
+        alive = set(
+            await session.scalars(
+                select(Org.id)
+                .where(Org.id.in_({entry["org_id"] for entry in entries}))
+                .with_for_update(read=True, key_share=True)
+            )
+        )
+        entries = [entry for entry in entries if entry["org_id"] in alive]
+        if not entries:
+            return
+        await session.execute(insert(table), entries)
+    for org_id in dict.fromkeys(entry["org_id"] for entry in entries):
+        cutoff = (
+            select(JournalEntry.id)
+            .where(JournalEntry.org_id == org_id)
+            .order_by(JournalEntry.id.desc())
+            .offset(keep)
+            .limit(1)
+            .scalar_subquery()
+        )
+        await session.execute(
+            delete(JournalEntry)
+            .where(JournalEntry.org_id == org_id, JournalEntry.id <= cutoff)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def list_journal(
+    session: AsyncSession, org_id: uuid.UUID, *, since: datetime | None, limit: int
+) -> Sequence[JournalEntry]:
+    query = (
+        select(JournalEntry)
+        .where(JournalEntry.org_id == org_id)
+        .order_by(JournalEntry.at.desc(), JournalEntry.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(JournalEntry.at > since)
+    return (await session.scalars(query)).all()
+
+
+async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(JournalEntry).where(JournalEntry.org_id == org_id)
+    )
+    await session.execute(
+        delete(JournalEntry)
+        .where(JournalEntry.org_id == org_id)
+        .execution_options(synchronize_session=False)
+    )
+    return count or 0
+
+
+# Org tool state -----------------------------------------------------------------------------------
+
+
+async def get_org_state(
+    session: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False
+) -> SandboxOrgState | None:
+    query = select(SandboxOrgState).where(SandboxOrgState.org_id == org_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
+
+
+async def flush(session: AsyncSession) -> None:
+    await session.flush()
+
+
+# Plants -------------------------------------------------------------------------------------------
+
+
+async def plants_of_org(
+    session: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False
+) -> Sequence[SandboxPlant]:
+    query = (
+        select(SandboxPlant)
+        .where(SandboxPlant.org_id == org_id)
+        .order_by(SandboxPlant.external_plant_id)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query)).all()
+
+
+async def add_plant(session: AsyncSession, plant: SandboxPlant) -> None:
+    session.add(plant)
+
+
+async def delete_plant(session: AsyncSession, plant: SandboxPlant) -> None:
+    await session.delete(plant)
+
+
+async def forget_config_updates(session: AsyncSession, plant_ids: Sequence[uuid.UUID]) -> None:
+    """Drop the remembered answers of these plants' `configUpdateReqCode`s."""
+    if plant_ids:
+        await session.execute(
+            delete(ConfigUpdateRecord)
+            .where(ConfigUpdateRecord.plant_id.in_(plant_ids))
+            .execution_options(synchronize_session=False)
+        )

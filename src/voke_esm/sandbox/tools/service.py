@@ -1,0 +1,250 @@
+"""The sandbox tools of an org (CONTRACT §11): journal, faults and token lifetime, snapshot, reset.
+
+None of them touches credentials: enabling, disabling and rotating stay with `sandbox/admin`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voke_esm.contract.time_configs import check_time_configs
+from voke_esm.core.db import conflicts_retried
+from voke_esm.core.errors import Conflict, ValidationFailed
+from voke_esm.core.schemas import FieldError, utc_now
+from voke_esm.sandbox import repository as esm_repository
+from voke_esm.sandbox.admin import service as admin_service
+from voke_esm.sandbox.models import JournalEntry, SandboxPlant
+from voke_esm.sandbox.tools import faults, repository
+from voke_esm.voke.orgs import service as orgs_service
+from voke_esm.voke.orgs.models import Org
+
+
+class NeverEnabled(Conflict):
+    """The org has no sandbox yet: no clientId for plants, no state for faults (enabling makes
+    both)."""
+
+    default_message = "Voke ESM has never been enabled for this organization: enable it first"
+
+
+# Journal ------------------------------------------------------------------------------------------
+
+
+async def journal(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    since: datetime | None,
+    limit: int | None,
+    journal_max: int,
+) -> Sequence[JournalEntry]:
+    """Newest first. Never more than the journal keeps, even while concurrent calls of the org
+    are between their insert and their trim."""
+    await orgs_service.get_org(session, org_id)
+    capped = min(limit or journal_max, journal_max)
+    return await repository.list_journal(session, org_id, since=since, limit=capped)
+
+
+async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, int]:
+    org = await orgs_service.get_org(session, org_id)
+    return org, await repository.clear_journal(session, org.id)
+
+
+# Faults and token lifetime ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSetup:
+    rules: list[dict[str, Any]]
+    token_ttl_seconds: int | None
+
+
+async def get_faults(session: AsyncSession, org_id: uuid.UUID) -> FaultSetup:
+    org = await orgs_service.get_org(session, org_id)
+    state = await repository.get_org_state(session, org.id)
+    if state is None:
+        return FaultSetup([], None)
+    return FaultSetup(list(state.fault_rules), state.token_ttl_seconds)
+
+
+async def set_faults(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    *,
+    rules: list[dict[str, Any]],
+    token_ttl_seconds: int | None,
+) -> FaultSetup:
+    if errors := faults.check_rules(rules):
+        raise ValidationFailed(errors)
+    org = await orgs_service.get_org(session, org_id)
+    state = await repository.get_org_state(session, org.id, for_update=True)
+    if state is None:
+        raise NeverEnabled()
+    state.fault_rules = rules
+    state.token_ttl_seconds = token_ttl_seconds
+    state.updated_at = utc_now()
+    await repository.flush(session)
+    return FaultSetup(list(rules), token_ttl_seconds)
+
+
+async def clear_faults(session: AsyncSession, org_id: uuid.UUID) -> Org:
+    org = await orgs_service.get_org(session, org_id)
+    state = await repository.get_org_state(session, org.id, for_update=True)
+    if state is not None:
+        state.fault_rules = []
+        state.token_ttl_seconds = None
+        state.updated_at = utc_now()
+        await repository.flush(session)
+    return org
+
+
+@dataclass(frozen=True, slots=True)
+class CallFaults:
+    """What the org's rules did to one trading call, and its token lifetime."""
+
+    fired: list[faults.FiredRule]
+    token_ttl_seconds: int | None
+
+
+async def draw_faults(session: AsyncSession, org_id: uuid.UUID, endpoint: str) -> CallFaults:
+    """Draw the org's rules for a call of `endpoint`, using up the counts of those that fire.
+
+    Most calls read one row and write nothing. Only when a rule with a count could fire is the
+    row read again under a lock, so that concurrent calls never fire a counted rule too often.
+    """
+    state = await repository.get_org_state(session, org_id)
+    if state is None:
+        return CallFaults([], None)
+    candidates = [rule for rule in state.fault_rules if faults.applies(rule, endpoint)]
+    if not candidates:
+        return CallFaults([], state.token_ttl_seconds)
+    if any(rule["count"] is not None for rule in candidates):
+        locked = await repository.get_org_state(session, org_id, for_update=True)
+        state = locked or state
+    drawn = faults.draw(state.fault_rules, endpoint)
+    if drawn.counts_changed:
+        state.fault_rules = drawn.rules
+        await repository.flush(session)
+    return CallFaults(drawn.fired, state.token_ttl_seconds)
+
+
+# Snapshot, restore, reset -------------------------------------------------------------------------
+
+
+async def snapshot(session: AsyncSession, org_id: uuid.UUID) -> list[SandboxPlant]:
+    """The org's plants in a fixed order (by externalPlantId, compared as Python compares text,
+    whatever the database's collation), so that one state always gives one document."""
+    org = await orgs_service.get_org(session, org_id)
+    plants = await repository.plants_of_org(session, org.id)
+    return sorted(plants, key=lambda plant: plant.external_plant_id)
+
+
+@conflicts_retried
+async def restore(
+    session: AsyncSession, org_id: uuid.UUID, plants: list[dict[str, Any]]
+) -> list[SandboxPlant]:
+    """Make the org's plants exactly those of a snapshot.
+
+    A plant whose externalPlantId the org already has is updated in place (its id, and so the
+    admin links to it, stay); the others are created, and the org's plants missing from the
+    snapshot are deleted. The remembered `configUpdateReqCode` answers go too: they belong to a
+    history the restored state does not have.
+    """
+    errors = _snapshot_errors(plants)
+    if errors:
+        raise ValidationFailed(errors)
+    await esm_repository.lock_org(session, org_id)  # the lock order: sandbox/repository.py
+    org = await orgs_service.get_org(session, org_id)
+    existing = {
+        plant.external_plant_id: plant
+        for plant in await repository.plants_of_org(session, org.id, for_update=True)
+    }
+    await repository.forget_config_updates(session, [plant.id for plant in existing.values()])
+    wanted = {fields["external_plant_id"] for fields in plants}
+    for external_plant_id, plant in existing.items():
+        if external_plant_id not in wanted:
+            await repository.delete_plant(session, plant)
+    await repository.flush(session)
+    client_id = ""
+    if wanted - existing.keys():
+        client_id = await _client_id_for_new_plants(session, org, existing.values())
+    now = utc_now()
+    for fields in plants:
+        columns = _plant_columns(fields)
+        kept = existing.get(fields["external_plant_id"])
+        if kept is None:
+            await repository.add_plant(
+                session, SandboxPlant(org_id=org.id, client_id=client_id, **columns)
+            )
+            continue
+        for name, value in columns.items():
+            setattr(kept, name, value)
+        kept.updated_at = now
+    await repository.flush(session)
+    return await snapshot(session, org.id)
+
+
+@conflicts_retried
+async def reset(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, SandboxPlant]:
+    """Delete the org's plants and create the default one, as enabling does for a new org."""
+    await esm_repository.lock_org(session, org_id)  # the lock order: sandbox/repository.py
+    org = await orgs_service.get_org(session, org_id)
+    plants = await repository.plants_of_org(session, org.id, for_update=True)
+    client_id = await _client_id_for_new_plants(session, org, plants)
+    for plant in plants:
+        await repository.delete_plant(session, plant)
+    await repository.flush(session)
+    default = admin_service.default_plant(org, client_id)
+    await repository.add_plant(session, default)
+    await repository.flush(session)
+    return org, default
+
+
+async def _client_id_for_new_plants(
+    session: AsyncSession, org: Org, plants: Iterable[SandboxPlant]
+) -> str:
+    """The org's current clientId; while it is disabled, the one its kept plants carry (enabling
+    rebinds every plant of the org anyway)."""
+    client = await esm_repository.get_client_for_org(session, org.id)
+    if client is not None:
+        return client.client_id
+    for plant in plants:
+        return plant.client_id
+    raise NeverEnabled()
+
+
+def _snapshot_errors(plants: list[dict[str, Any]]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for index, fields in enumerate(plants):
+        at = f"plants[{index}]"
+        if fields["external_plant_id"] in seen:
+            errors.append(
+                {"field": f"{at}.externalPlantId", "message": "appears twice in the snapshot"}
+            )
+        seen.add(fields["external_plant_id"])
+        errors.extend(
+            {"field": f"{at}.{error['field']}", "message": error["message"]}
+            for error in check_time_configs(fields["time_configs"])
+        )
+    return errors
+
+
+def _plant_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "external_plant_id": fields["external_plant_id"],
+        "name": fields["name"],
+        "description": fields["description"],
+        "fve_peak_power_kwp": fields["fve_peak_power_kwp"],
+        "capacity_kwh": fields["capacity_kwh"],
+        "config_enabled": fields["config_enabled"],
+        "plant_with_load": fields["plant_with_load"],
+        "esi_state": fields["esi_state"],
+        "config_version": fields["version"],
+        "time_configs": fields["time_configs"],
+    }
