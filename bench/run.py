@@ -53,7 +53,7 @@ from typing import Any
 
 import httpx
 
-from voke_esm.orgs.models import name_key
+from voke_esm.voke.orgs.models import name_key
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
