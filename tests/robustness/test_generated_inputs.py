@@ -373,6 +373,11 @@ class TestTokenExchange:
                 401,
                 {**refused, "error": "invalid_client", "error_description": refused["message"]},
             )
+        elif not sent:
+            # httpx sends an empty form as no body and no Content-Type: not a form request, so
+            # the answer is §2's envelope as for any body-less request (§6 amended).
+            assert response.request.headers.get("content-type") is None
+            assert_refused(response, Case(sent, 400))
         else:
             # RFC 6749 §5.2, §3.1: only a grant type actually named can be unsupported.
             named = sent.get("grant_type") not in (None, "", "client_credentials")
