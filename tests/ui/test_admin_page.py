@@ -381,9 +381,9 @@ def test_telemetry_snapshot_is_offered_where_the_service_has_it(
     page.goto("/platform/voke-esm")
     sign_in(page)
     page.get_by_label("Organization", exact=True).select_option(label="Telemetry Org")
-    page.get_by_role("button", name="Telemetry snapshot of Telemetry Org default plant").click()
-    expect(page.get_by_role("status").filter(has_text="Telemetry snapshot")).to_contain_text(
-        "Telemetry snapshot of Telemetry Org default plant: SoC 55.5 %, power -3.25 kW."
+    page.get_by_role("button", name="Telemetry reading of Telemetry Org default plant").click()
+    expect(page.get_by_role("status").filter(has_text="Telemetry reading")).to_contain_text(
+        "Telemetry reading of Telemetry Org default plant: SoC 55.5 %, power -3.25 kW."
     )
 
 
@@ -474,6 +474,9 @@ def test_journal_faults_and_reset(page: Page, service: Service) -> None:
     expect(page.locator("#plants-body")).to_contain_text(after["externalPlantId"])
 
     faults.get_by_role("button", name="Clear faults").click()
+    page.get_by_role("dialog", name="Clear the faults of Tools Org?").get_by_role(
+        "button", name="Clear faults"
+    ).click()
     expect(page.locator("#faults-badge")).to_have_text("None")
     http.close()
 

@@ -11,7 +11,7 @@ import { initJournal, loadJournal } from "./journal.js";
 import { initOrgs, loadOrgData } from "./orgs.js";
 import { initPlants } from "./plants.js";
 import { initSandbox } from "./sandbox.js";
-import { SessionEnded, api, restoreToken } from "./session.js";
+import { SessionEnded, api, followOtherTabs, restoreToken } from "./session.js";
 import { initSignIn, showAdmin, showSignIn, signOut } from "./signin.js";
 import { state } from "./state.js";
 
@@ -25,6 +25,11 @@ initPlants({ reloadOrg: loadOrgData });
 initJournal();
 initFaults();
 initSandbox({ reloadOrg: loadOrgData });
+// A sign-in or sign-out in another tab of this origin counts here too.
+followOtherTabs({
+  onSignIn: () => boot(),
+  onSignOut: () => signOut("You signed out in another tab."),
+});
 
 // The journal and the faults (their counts go down as rules fire) follow the trading calls
 // while the page is in view; an edit of the faults not saved yet is left alone.
@@ -32,7 +37,7 @@ setInterval(() => {
   const showing = state.token && !$("#admin-view").hidden && !$("#journal-card").hidden;
   if (showing && !state.journalPaused && document.visibilityState === "visible") {
     loadJournal({ quiet: true });
-    if (!state.faultsDirty) loadFaults({ quiet: true });
+    loadFaults({ quiet: true }); // an unsaved edit keeps its fields; counts still follow
   }
 }, JOURNAL_REFRESH_MS);
 

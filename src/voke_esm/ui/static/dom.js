@@ -6,12 +6,22 @@ import { SessionEnded } from "./session.js";
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-export const clockFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
-export const fullFormat = new Intl.DateTimeFormat(undefined, {
+// Every time on the page is UTC and says so: the simulated clock and the time-config blocks are
+// UTC (CONTRACT §5, §11), so one zone for all keeps them comparable at a glance.
+const dateFormat = new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium",
+  timeStyle: "short",
+  timeZone: "UTC",
+});
+const clockFormatUtc = new Intl.DateTimeFormat(undefined, { timeStyle: "medium", timeZone: "UTC" });
+const fullFormatUtc = new Intl.DateTimeFormat(undefined, {
   dateStyle: "medium",
   timeStyle: "medium",
+  timeZone: "UTC",
 });
+/** `format(date)` gives the time with its zone: "13:05:02 UTC". */
+export const clockFormat = { format: (date) => `${clockFormatUtc.format(date)} UTC` };
+export const fullFormat = { format: (date) => `${fullFormatUtc.format(date)} UTC` };
 export const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
 
 export function el(tag, attributes = {}, ...children) {
@@ -29,7 +39,8 @@ export function el(tag, attributes = {}, ...children) {
 
 export function timeElement(iso) {
   if (!iso) return document.createTextNode("—");
-  return el("time", { datetime: iso, title: iso, text: dateFormat.format(new Date(iso)) });
+  const text = `${dateFormat.format(new Date(iso))} UTC`;
+  return el("time", { datetime: iso, title: iso, text });
 }
 
 /** A table cell that turns into a labelled line of a card on narrow screens. */
@@ -50,7 +61,14 @@ export async function busy(button, work) {
   }
 }
 
+/**
+ * A passing message. One failure is one message: a toast with the same text as one still on
+ * show replaces it instead of piling up (a load of an org's cards that all fail for one reason).
+ */
 export function toast(message, kind = "ok") {
+  for (const shown of $$("#toasts .toast")) {
+    if (shown.dataset.message === message) shown.remove();
+  }
   const close = el("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" });
   close.textContent = "✕";
   const node = el(
@@ -59,10 +77,16 @@ export function toast(message, kind = "ok") {
     el("span", { text: message }),
     close,
   );
+  node.dataset.message = message;
   const remove = () => node.remove();
   close.addEventListener("click", remove);
   $("#toasts").append(node);
   setTimeout(remove, kind === "error" ? 12000 : 5000);
+}
+
+/** Errors about what was on show go when it changes (another org picked, a retry that worked). */
+export function dismissErrors() {
+  for (const shown of $$("#toasts .toast.error")) shown.remove();
 }
 
 export function reportError(error) {

@@ -1,12 +1,13 @@
 // The organization picker (and its new-org dialog), loading the picked org's data into every
 // card, and the status card: enable, rotate credentials, disable (CONTRACT §10).
-import { describeError } from "./api.js";
 import { showCredentials, showOriginWarning } from "./credentials.js";
 import {
   $,
+  $$,
   busy,
   closeDialog,
   confirmAction,
+  dismissErrors,
   el,
   numberFormat,
   openDialog,
@@ -14,7 +15,7 @@ import {
   timeElement,
   toast,
 } from "./dom.js";
-import { loadFaults } from "./faults.js";
+import { confirmDiscardFaults, loadFaults } from "./faults.js";
 import { clearErrors, clearFieldError, showFieldErrors, showSubmitError } from "./forms.js";
 import { loadJournal } from "./journal.js";
 import { renderPlants, showPlantsMessage } from "./plants.js";
@@ -47,6 +48,7 @@ async function loadOrgs(preferredId) {
   );
   const empty = state.orgs.length === 0;
   $("#no-orgs").hidden = !empty;
+  $("#section-tabs").hidden = empty;
   for (const card of ["#status-card", "#plants-card", "#journal-card", "#faults-card"]) {
     $(card).hidden = empty;
   }
@@ -62,6 +64,11 @@ async function loadOrgs(preferredId) {
 }
 
 async function selectOrg(orgId) {
+  // Another org's unsaved fault rules would be lost without a word: ask first.
+  if (orgId !== state.orgId && !(await confirmDiscardFaults())) {
+    $("#org-select").value = state.orgId;
+    return;
+  }
   state.orgId = orgId;
   sessionStorage.setItem(ORG_KEY, orgId);
   $("#org-select").value = orgId;
@@ -72,6 +79,11 @@ async function selectOrg(orgId) {
 export async function loadOrgData() {
   const seq = ++state.loadSeq;
   const orgId = state.orgId;
+  // Errors were about what was on show before: they go with it.
+  dismissErrors();
+  state.status = null;
+  gateTools();
+  showTelemetryBinding();
   $("#status-facts").setAttribute("aria-busy", "true");
   $("#status-card").classList.add("loading");
   // Until the fresh status is in, Enable and Disable would act on (and describe) the old one.
@@ -101,7 +113,9 @@ export async function loadOrgData() {
     state.plants = plants.value;
     renderPlants();
   } else if (!(plants.reason instanceof SessionEnded)) {
-    showPlantsMessage(describeError(plants.reason), "error");
+    // The reason is in the page's one message for it (deduplicated with the status's).
+    showPlantsMessage("The plants could not be loaded.", "error");
+    reportError(plants.reason);
   }
 }
 
@@ -123,6 +137,7 @@ function renderStatus() {
   enable.disabled = !status;
   $("#disable-btn").disabled = !enabled;
   $("#new-plant").disabled = !enabled;
+  gateTools();
   const hint = $("#plants-hint");
   hint.hidden = enabled || !status;
   hint.textContent =
@@ -130,7 +145,54 @@ function renderStatus() {
     "enable it to add plants (a new plant needs the org's current client ID).";
 }
 
+const NEEDS_ENABLED =
+  "These tools act on the organization's sandbox, which exists once Voke ESM is enabled: " +
+  "enable it under Status to use them.";
+
+/**
+ * The tools that need an enabled org (faults, restore, reset, the clock, telemetry readings) are
+ * disabled, with the reason beside them, until the status says it is enabled; the service would
+ * refuse them anyway (409 "never been enabled"), and a refusal is worse than a reason up front.
+ */
+function gateTools() {
+  const status = state.status;
+  const enabled = Boolean(status && status.enabled);
+  for (const control of $$("[data-needs-enabled]")) {
+    control.disabled = !enabled;
+    if (enabled) control.removeAttribute("title");
+    else if (status) control.title = NEEDS_ENABLED;
+  }
+  for (const note of $$("[data-needs-enabled-note]")) {
+    note.hidden = enabled || !status;
+    note.textContent = NEEDS_ENABLED;
+  }
+}
+
+/** Where the telemetry readings go (CONTRACT §8): the exchange and this org's routing key. */
+function showTelemetryBinding() {
+  const org = currentOrg();
+  const box = $("#telemetry-binding");
+  box.hidden = !state.telemetry || !org;
+  if (!org) return;
+  $("#telemetry-slug").textContent = org.slug;
+  $("#telemetry-exchange").textContent = "vcp";
+  $("#telemetry-routing-key").textContent = `vcp.${org.slug}.event.telemetry`;
+}
+
+/** At phone width one section shows at a time, picked from the tabs above the cards. */
+function showSection(name) {
+  $("#admin-view").dataset.section = name;
+  for (const tab of $$("#section-tabs [data-section]")) {
+    tab.setAttribute("aria-pressed", String(tab.dataset.section === name));
+  }
+}
+
 export function initOrgs() {
+  showSection("status");
+  for (const tab of $$("#section-tabs [data-section]")) {
+    tab.addEventListener("click", () => showSection(tab.dataset.section));
+  }
+
   $("#org-select").addEventListener("change", (event) => selectOrg(event.target.value));
 
   $("#new-org").addEventListener("click", () => {

@@ -6,6 +6,7 @@ import {
   $,
   busy,
   closeDialog,
+  confirmAction,
   el,
   numberFormat,
   openDialog,
@@ -139,6 +140,7 @@ function fillPlantForm(plant, etag) {
   // What the fields say before any edit, read back as a save would read them: a save sends
   // only the fields the user changed, whatever the form's rounding or trimming does.
   state.editingForm = readPlantForm();
+  state.editingExternalId = plantFields.externalPlantId.value.trim();
 }
 
 /** The editable fields as the editor holds them, in the API's types. */
@@ -159,6 +161,14 @@ function sameValue(key, a, b) {
   if (key === "timeConfigs") return sameBlocks(a, b);
   if (key === "fvePeakPowerKwp" || key === "capacityKwh") return sameNumber(a, b);
   return (a ?? null) === (b ?? null);
+}
+
+/** The editor holds input that differs from what it was opened with. */
+function editorHasChanges() {
+  if (!state.editingForm) return false;
+  const changed = changedFields(state.editingForm, readPlantForm()).length > 0;
+  if (changed || state.editing !== null) return changed;
+  return plantFields.externalPlantId.value.trim() !== state.editingExternalId;
 }
 
 /** The editable fields whose values differ between two versions of a plant. */
@@ -294,6 +304,23 @@ export function initPlantEditor(callbacks) {
   }
 
   initTimeConfig();
+
+  // Escape with unsaved input asks before the input is thrown away (Cancel is a deliberate click
+  // and closes at once).
+  $("#plant-dialog").addEventListener("cancel", (event) => {
+    if (event.defaultPrevented || !editorHasChanges()) return;
+    event.preventDefault();
+    confirmAction({
+      title: "Discard your changes?",
+      body: ["The plant editor has input that is not saved. Discarding closes it without saving."],
+      confirmLabel: "Discard changes",
+      danger: true,
+      action: async () => true,
+    }).then((discard) => {
+      if (discard) closeDialog($("#plant-dialog"));
+      else plantFields.name.focus();
+    });
+  });
 
   $("#plant-reload").addEventListener("click", (event) =>
     busy(event.currentTarget, async () => {

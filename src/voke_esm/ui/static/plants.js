@@ -1,6 +1,6 @@
 // The plants card: the table of the org's sandbox plants and its row actions (edit, telemetry
-// snapshot, delete with If-Match), and reading the table afresh. The editor is plant-editor.js.
-import { ApiError, describeError } from "./api.js";
+// reading, delete with If-Match), and reading the table afresh. The editor is plant-editor.js.
+import { ApiError } from "./api.js";
 import {
   $,
   busy,
@@ -20,7 +20,7 @@ import {
   noticeEditedPlantChanged,
   openPlantDialog,
 } from "./plant-editor.js";
-import { ADMIN, SessionEnded, api } from "./session.js";
+import { ADMIN, api } from "./session.js";
 import { state } from "./state.js";
 
 // Every card of the org afresh (orgs.js's loadOrgData): set by initPlants.
@@ -64,6 +64,7 @@ export function renderPlants() {
   const focused = body.contains(document.activeElement)
     ? document.activeElement.getAttribute("aria-label")
     : null;
+  const enabled = Boolean(state.status && state.status.enabled);
   if (!state.plants.length) {
     showPlantsMessage("No sandbox plants for this organization.", "empty");
     return;
@@ -79,14 +80,19 @@ export function renderPlants() {
         "aria-label": `Edit ${plant.name}`,
         onclick: (event) => openPlantDialog(plant, event.currentTarget),
       }),
+      // "Snapshot" is the sandbox state's (the card below); this is one telemetry reading.
       state.telemetry
         ? el("button", {
             type: "button",
             class: "btn small",
-            text: "Snapshot",
-            title: "Take and publish a telemetry snapshot now",
-            "aria-label": `Telemetry snapshot of ${plant.name}`,
-            onclick: (event) => takeSnapshot(plant, event.currentTarget),
+            text: "Telemetry reading",
+            title: enabled
+              ? "Take a telemetry reading now and publish it"
+              : "Enable Voke ESM for this organization to take telemetry readings.",
+            "aria-label": `Telemetry reading of ${plant.name}`,
+            disabled: !enabled,
+            "data-needs-enabled": true,
+            onclick: (event) => takeReading(plant, event.currentTarget),
           })
         : null,
       el("button", {
@@ -120,6 +126,11 @@ export function renderPlants() {
         el("span", {
           class: `pill ${plant.configEnabled ? "on" : "off"}`,
           text: plant.configEnabled ? "Enabled" : "Off",
+          title: plant.configEnabled
+            ? enabled
+              ? "Accepts schedules from Voke (configEnabled)"
+              : "Accepts schedules once Voke ESM is enabled for the organization"
+            : "Refuses schedules from Voke (configEnabled off)",
         }),
         el("span", { class: "sub mono", text: plant.esiState }),
       ),
@@ -141,7 +152,7 @@ export async function loadPlants() {
   try {
     plants = await api("GET", `${ADMIN}/plants`, { query: { orgId } });
   } catch (error) {
-    if (!(error instanceof SessionEnded)) toast(describeError(error), "error");
+    reportError(error);
     return;
   }
   if (seq !== state.loadSeq || orgId !== state.orgId) return;
@@ -193,21 +204,34 @@ async function deletePlant(plant, button) {
   $("#new-plant").disabled ? $("#refresh-plants").focus() : $("#new-plant").focus();
 }
 
-/** A telemetry snapshot (CONTRACT §8), offered where the service has telemetry. */
-async function takeSnapshot(plant, button) {
+/** Whether the reading went out, and why not: the answer's `published` and `reason` (§8). */
+function publishedText(reading) {
+  const exchange = reading?.exchange || "vcp";
+  const where = reading?.routingKey ? ` to ${exchange} / ${reading.routingKey}` : "";
+  if (reading?.published === true) return ` Published${where}.`;
+  if (reading?.published === false) {
+    const reason = reading.reason ? `: ${reading.reason}` : "";
+    return ` Not published${where}${reason}.`;
+  }
+  return "";
+}
+
+/** A telemetry reading (CONTRACT §8), offered where the service has telemetry. */
+async function takeReading(plant, button) {
   await busy(button, async () => {
     try {
-      const snapshot = await api("POST", `${ADMIN}/plants/${plant.id}/telemetry`);
-      // §8 fixes soc and pBat in the snapshot; anything else in it is not shown here.
+      const reading = await api("POST", `${ADMIN}/plants/${plant.id}/telemetry`);
+      // §8 fixes soc and pBat in the reading; anything else in it is not shown here.
       const parts = [];
-      if (typeof snapshot?.soc === "number") {
-        parts.push(`SoC ${numberFormat.format(snapshot.soc)} %`);
+      if (typeof reading?.soc === "number") {
+        parts.push(`SoC ${numberFormat.format(reading.soc)} %`);
       }
-      if (typeof snapshot?.pBat === "number") {
-        parts.push(`power ${numberFormat.format(snapshot.pBat)} kW`);
+      if (typeof reading?.pBat === "number") {
+        parts.push(`power ${numberFormat.format(reading.pBat)} kW`);
       }
       const summary = parts.length ? `: ${parts.join(", ")}` : " taken";
-      toast(`Telemetry snapshot of ${plant.name}${summary}.`);
+      const kind = reading?.published === false ? "error" : "ok";
+      toast(`Telemetry reading of ${plant.name}${summary}.${publishedText(reading)}`, kind);
     } catch (error) {
       reportError(error);
     }

@@ -24,6 +24,7 @@ function showClock(clock) {
 export async function loadClock() {
   const orgId = state.orgId;
   showClock(null);
+  clearErrors($("#clock-form")); // an error about the org shown before goes with it
   if (!orgId || !state.clock || !state.clockRead) return;
   try {
     const clock = await api("GET", CLOCK_PATH, { query: { orgId } });
@@ -31,6 +32,35 @@ export async function loadClock() {
   } catch {
     // An org never enabled has no clock yet: nothing to show.
   }
+}
+
+// A snapshot's shape (CONTRACT §11, GET snapshot): {plants: [...]}, each plant with these fields.
+const SNAPSHOT_PLANT_FIELDS = {
+  externalPlantId: "string",
+  name: "string",
+  esiState: "string",
+  fvePeakPowerKwp: "number",
+  capacityKwh: "number",
+  configEnabled: "boolean",
+  plantWithLoad: "boolean",
+};
+
+/** Why `data` is not a snapshot of this page's kind, or null when it has the shape of one. */
+export function snapshotProblem(data) {
+  if (!data || typeof data !== "object" || Array.isArray(data) || !Array.isArray(data.plants)) {
+    return "it has no list of plants";
+  }
+  const extra = Object.keys(data).filter((key) => key !== "plants");
+  if (extra.length) return `it has fields a snapshot does not have (${extra.join(", ")})`;
+  for (const [index, plant] of data.plants.entries()) {
+    const which = `plant ${index + 1}`;
+    if (!plant || typeof plant !== "object" || Array.isArray(plant)) return `${which} is no plant`;
+    for (const [key, type] of Object.entries(SNAPSHOT_PLANT_FIELDS)) {
+      if (typeof plant[key] !== type) return `${which} has no ${key} (${type})`;
+    }
+    if (!Array.isArray(plant.timeConfigs)) return `${which} has no timeConfigs list`;
+  }
+  return null;
 }
 
 /** The card's buttons; `reloadOrg` reads every card of the org afresh (after restore, reset). */
@@ -76,7 +106,13 @@ export function initSandbox(callbacks) {
       toast(`${file.name} is not a JSON file; choose a downloaded snapshot.`, "error");
       return;
     }
-    const count = Array.isArray(snapshot && snapshot.plants) ? snapshot.plants.length : 0;
+    // Checked before the question: a file that cannot be a snapshot is not offered to restore.
+    const problem = snapshotProblem(snapshot);
+    if (problem) {
+      toast(`${file.name} is not a snapshot: ${problem}. Nothing was restored.`, "error");
+      return;
+    }
+    const count = snapshot.plants.length;
     const done = await confirmAction({
       title: `Restore ${file.name} into ${org.name}?`,
       body: [

@@ -1,5 +1,9 @@
-// The signed-in session: the token kept for the tab (sessionStorage) and the API calls made
-// with it. A 401 ends the session: the handler the sign-in view registers takes the page back.
+// The signed-in session: the token and the API calls made with it. A 401 ends the session: the
+// handler the sign-in view registers takes the page back.
+// The token is shared by the tabs of this origin (localStorage, so that a second tab needs no
+// second sign-in, and signing out in one tab signs out all of them), with a copy per tab
+// (sessionStorage). Its lifetime stays the token's own: one past its `exp` is never used, and the
+// service still checks every call.
 import { ApiError, requestWithHeaders } from "./api.js";
 import { state } from "./state.js";
 
@@ -16,19 +20,66 @@ export function whenSessionEnds(handler) {
   onSessionEnded = handler;
 }
 
-/** The token this tab signed in with, if any, back into the state. */
+/** The `exp` of a JWT in ms, or null when it has none we can read (the service decides). */
+function expiresAt(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof payload.exp === "number" ? payload.exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+function expired(token) {
+  const exp = expiresAt(token);
+  return exp !== null && exp <= Date.now();
+}
+
+function storedToken() {
+  const token = localStorage.getItem(TOKEN_KEY) || sessionStorage.getItem(TOKEN_KEY);
+  if (token && expired(token)) {
+    forgetToken();
+    return null;
+  }
+  return token;
+}
+
+/** The token of this tab, or of a tab of this origin signed in since, back into the state. */
 export function restoreToken() {
-  state.token = sessionStorage.getItem(TOKEN_KEY);
+  state.token = storedToken();
 }
 
 export function keepToken(token) {
   state.token = token;
   sessionStorage.setItem(TOKEN_KEY, token);
+  localStorage.setItem(TOKEN_KEY, token);
 }
 
 export function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TOKEN_KEY);
   state.token = null;
+}
+
+/**
+ * Another tab signed in (`onSignIn(token)`) or out (`onSignOut()`): the `storage` event fires in
+ * every other tab of the origin when localStorage changes.
+ */
+export function followOtherTabs({ onSignIn, onSignOut }) {
+  addEventListener("storage", (event) => {
+    if (event.key !== TOKEN_KEY && event.key !== null) return;
+    const token = localStorage.getItem(TOKEN_KEY);
+    if (!token) {
+      if (state.token) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        onSignOut();
+      }
+    } else if (token !== state.token && !expired(token)) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      state.token = token;
+      onSignIn(token);
+    }
+  });
 }
 
 export async function api(method, path, options = {}) {

@@ -67,6 +67,8 @@ export function initSignIn() {
         state.me = me;
         $("#signin-password").value = "";
         await showAdmin();
+        // Signed in: the first control of the admin view, where the next step starts.
+        $("#org-select").focus();
       } catch (failure) {
         error.textContent =
           failure instanceof ApiError && failure.code === "UNAUTHORIZED"

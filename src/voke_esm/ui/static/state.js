@@ -20,6 +20,7 @@ export const state = {
   editing: null, // the plant being edited as the API last gave it, null when creating one
   editingEtag: null, // its ETag then: every PATCH sends it as If-Match (CONTRACT §4)
   editingForm: null, // the editor's fields as they were filled in: a PATCH sends what differs
+  editingExternalId: null, // a new plant's external id as suggested: changed, it is unsaved input
   lastConfigUpdate: null, // {orgId, key} of the newest applied config update the journal showed
   blocks: [], // the time-config editor's rows, as the inputs hold them (strings)
 };
