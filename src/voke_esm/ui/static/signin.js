@@ -31,6 +31,7 @@ export function signOut(message) {
 
 export async function showAdmin() {
   $("#session-email").textContent = state.me.email;
+  $("#session-email").title = `Signed in as ${state.me.email}`; // whole, where it is cut short
   showView("admin");
   await showOrgs();
 }
