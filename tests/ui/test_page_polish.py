@@ -209,6 +209,28 @@ def test_an_error_goes_when_another_org_is_picked(page: Page, http: httpx.Client
     expect(errors).to_have_count(0)
 
 
+def test_an_error_goes_when_its_action_works_the_next_time(page: Page, http: httpx.Client) -> None:
+    new_org(http, "Retry Org")
+    failing = [True]
+
+    def reading(route: Route) -> None:
+        if failing[0]:
+            route.fulfill(status=500, json={"code": "INTERNAL_SERVER_ERROR", "message": "boom"})
+        else:
+            route.fulfill(json={"soc": 40, "pBat": 0, "published": True, "reason": None})
+
+    page.route("**/telemetry", reading)
+    open_org(page, "Retry Org")
+    button = page.get_by_role("button", name="Telemetry reading of Retry Org default plant")
+    button.click()
+    errors = page.locator(".toast.error")
+    expect(errors).to_have_count(1)
+    failing[0] = False
+    button.click()
+    expect(page.locator(".toast.ok", has_text="Telemetry reading")).to_contain_text("Published")
+    expect(errors).to_have_count(0)
+
+
 def test_one_failure_is_one_message(page: Page, http: httpx.Client) -> None:
     new_org(http, "Down Org A")
     new_org(http, "Down Org B")
@@ -580,3 +602,66 @@ def test_every_time_on_the_page_says_utc(
     assert all(text.rstrip().endswith("UTC") for text in texts), texts
     for header in ["Updated (UTC)", "Time (UTC)"]:
         expect(page.locator("th", has_text=header)).to_have_count(1)
+
+
+def test_older_calls_come_by_asking_for_more_of_the_newest(page: Page, http: httpx.Client) -> None:
+    """GET journal has `limit` and `since` (newer than) only: older calls come with a larger
+    `limit`. The journal is stood in for here: the trading limit keeps real calls few."""
+    new_org(http, "Older Org")
+    held = [
+        {
+            "at": f"2026-12-01T10:{59 - n // 60:02d}:{59 - n % 60:02d}.000000Z",
+            "clientId": "vesm-older",
+            "method": "GET",
+            "path": "/api/v1/voke-esm/trading/plant/list",
+            "status": 200,
+            "plantId": None,
+            "configUpdateReqCode": None,
+            "resultCode": None,
+            "durationMs": 1.0,
+        }
+        for n in range(150)
+    ]
+    limits: list[str] = []
+
+    def answer(route: Route) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+            return
+        limit = route.request.url.split("limit=")[1].split("&")[0]
+        limits.append(limit)
+        route.fulfill(json=held[: int(limit)])
+
+    page.route("**/admin/journal?*", answer)
+    open_org(page, "Older Org")
+    rows = page.locator("#journal-body tr")
+    expect(rows).to_have_count(50)
+    more = page.locator("#journal-more")
+    expect(more).to_have_text("Show more")
+    more.click()
+    expect(rows).to_have_count(100)
+    expect(more).to_have_text("Show older calls")
+    more.click()
+    expect(rows).to_have_count(150)
+    expect(more).to_be_hidden()
+    assert "200" in limits
+    expect(page.locator("#journal-shown")).to_have_text("150 of 150 loaded calls shown")
+
+
+def test_leaving_the_page_with_unsaved_fault_rules_asks_first(
+    page: Page, http: httpx.Client
+) -> None:
+    new_org(http, "Leave Org")
+    open_org(page, "Leave Org")
+    asked: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", on_dialog)
+    page.locator("#faults-card").get_by_role("button", name="Add rule").click()
+    expect(page.locator("#faults-unsaved")).to_be_visible()
+    page.close(run_before_unload=True)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]

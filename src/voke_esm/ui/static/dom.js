@@ -65,7 +65,7 @@ export async function busy(button, work) {
  * A passing message. One failure is one message: a toast with the same text as one still on
  * show replaces it instead of piling up (a load of an org's cards that all fail for one reason).
  */
-export function toast(message, kind = "ok") {
+export function toast(message, kind = "ok", key = null) {
   for (const shown of $$("#toasts .toast")) {
     if (shown.dataset.message === message) shown.remove();
   }
@@ -78,20 +78,27 @@ export function toast(message, kind = "ok") {
     close,
   );
   node.dataset.message = message;
+  if (key) node.dataset.key = key;
   const remove = () => node.remove();
   close.addEventListener("click", remove);
   $("#toasts").append(node);
   setTimeout(remove, kind === "error" ? 12000 : 5000);
 }
 
-/** Errors about what was on show go when it changes (another org picked, a retry that worked). */
-export function dismissErrors() {
-  for (const shown of $$("#toasts .toast.error")) shown.remove();
+/**
+ * Errors about what was on show go when it changes: all of them when another org is picked,
+ * those of one action (`key`) when that action works the next time.
+ */
+export function dismissErrors(key = null) {
+  for (const shown of $$("#toasts .toast.error")) {
+    if (key === null || shown.dataset.key === key) shown.remove();
+  }
 }
 
-export function reportError(error) {
+/** A failure as a toast; `key` names the action, so that its success can take it away. */
+export function reportError(error, key = null) {
   if (error instanceof SessionEnded) return;
-  toast(describeError(error), "error");
+  toast(describeError(error), "error", key);
 }
 
 // Dialogs -----------------------------------------------------------------------------------

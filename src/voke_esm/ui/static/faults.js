@@ -79,6 +79,7 @@ export async function loadFaults({ quiet = false } = {}) {
   try {
     const faults = await api("GET", `${ADMIN}/faults`, { query: { orgId } });
     if (orgId !== state.orgId) return;
+    dismissErrors("faults");
     if (quiet && state.faultsDirty) {
       followCounts(faults);
       return;
@@ -86,7 +87,7 @@ export async function loadFaults({ quiet = false } = {}) {
     // Counts go down as rules fire; redraw only then, so that nothing under the cursor moves.
     if (!quiet || JSON.stringify(faults) !== JSON.stringify(state.faults)) showFaults(faults);
   } catch (error) {
-    if (orgId === state.orgId && !quiet) reportError(error);
+    if (orgId === state.orgId && !quiet) reportError(error, "faults");
   }
 }
 

@@ -9,6 +9,7 @@ import {
   confirmAction,
   el,
   fullFormat,
+  dismissErrors,
   numberFormat,
   reportError,
   toast,
@@ -199,6 +200,7 @@ export async function loadJournal({ quiet = false } = {}) {
     const entries = await api("GET", `${ADMIN}/journal`, { query });
     if (orgId !== state.orgId) return;
     journal.entries = entries;
+    dismissErrors("journal");
     renderJournal();
     noticeConfigUpdates(orgId, entries);
     $("#journal-updated").textContent = state.journalPaused
@@ -211,7 +213,7 @@ export async function loadJournal({ quiet = false } = {}) {
     } else {
       // The reason goes in the page's one message for it; the table only says what is missing.
       showJournalMessage("The journal could not be loaded.", "error");
-      reportError(error);
+      reportError(error, "journal");
     }
   } finally {
     state.journalLoading = false;

@@ -107,7 +107,7 @@ export async function loadOrgData() {
   } else {
     state.status = null;
     renderStatus();
-    reportError(status.reason);
+    reportError(status.reason, "status");
   }
   if (plants.status === "fulfilled") {
     state.plants = plants.value;
@@ -115,7 +115,7 @@ export async function loadOrgData() {
   } else if (!(plants.reason instanceof SessionEnded)) {
     // The reason is in the page's one message for it (deduplicated with the status's).
     showPlantsMessage("The plants could not be loaded.", "error");
-    reportError(plants.reason);
+    reportError(plants.reason, "plants");
   }
 }
 

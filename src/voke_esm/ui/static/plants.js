@@ -6,6 +6,7 @@ import {
   busy,
   cell,
   confirmAction,
+  dismissErrors,
   el,
   numberFormat,
   reportError,
@@ -152,9 +153,10 @@ export async function loadPlants() {
   try {
     plants = await api("GET", `${ADMIN}/plants`, { query: { orgId } });
   } catch (error) {
-    reportError(error);
+    reportError(error, "plants");
     return;
   }
+  dismissErrors("plants");
   if (seq !== state.loadSeq || orgId !== state.orgId) return;
   state.plants = plants;
   renderPlants();
@@ -231,9 +233,11 @@ async function takeReading(plant, button) {
       }
       const summary = parts.length ? `: ${parts.join(", ")}` : " taken";
       const kind = reading?.published === false ? "error" : "ok";
-      toast(`Telemetry reading of ${plant.name}${summary}.${publishedText(reading)}`, kind);
+      dismissErrors(`telemetry-${plant.id}`);
+      const text = `Telemetry reading of ${plant.name}${summary}.${publishedText(reading)}`;
+      toast(text, kind, `telemetry-${plant.id}`);
     } catch (error) {
-      reportError(error);
+      reportError(error, `telemetry-${plant.id}`);
     }
   });
 }

@@ -1,7 +1,17 @@
 // The sandbox state card (CONTRACT §11): download and restore a snapshot of the org's plants,
 // reset them, and advance the simulated clock where this service has one.
 import { sentence } from "./api.js";
-import { $, busy, confirmAction, el, fullFormat, numberFormat, reportError, toast } from "./dom.js";
+import {
+  $,
+  busy,
+  confirmAction,
+  dismissErrors,
+  el,
+  fullFormat,
+  numberFormat,
+  reportError,
+  toast,
+} from "./dom.js";
 import { CLOCK_ADVANCE_PATH, CLOCK_PATH } from "./features.js";
 import { clearErrors, clearFieldError, showSubmitError, typedNumber } from "./forms.js";
 import { ADMIN, api } from "./session.js";
@@ -73,6 +83,7 @@ export function initSandbox(callbacks) {
     busy(event.currentTarget, async () => {
       try {
         const snapshot = await api("GET", `${ADMIN}/snapshot`, { query: { orgId: org.id } });
+        dismissErrors("snapshot-download");
         const text = JSON.stringify(snapshot, null, 2) + "\n";
         const blob = new Blob([text], { type: "application/json" });
         const link = el("a", {
@@ -84,7 +95,7 @@ export function initSandbox(callbacks) {
         link.remove();
         setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
       } catch (error) {
-        reportError(error);
+        reportError(error, "snapshot-download");
       }
     });
   });
