@@ -929,3 +929,14 @@ class TestSettingsMessages:
         assert len(lines) == 1, result.stderr
         assert says in lines[0]
         assert_plain(lines[0])
+
+
+def test_the_api_docs_do_not_speak_of_the_seed(tmp_path: Path) -> None:
+    """Issue 12: "the seed's" means nothing to a reader of /docs."""
+    import json
+
+    from voke_esm.app import create_app
+    from voke_esm.core.config import Settings
+
+    settings = Settings(var_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert "seed's" not in json.dumps(create_app(settings).openapi()).lower()
