@@ -175,6 +175,16 @@ class TestSmokeLogFile:
             "voke-esm: the log file service.log does not exist"
         ], output
 
+    def test_a_log_file_without_a_base_url_is_a_usage_error(self, tmp_path: Path) -> None:
+        (tmp_path / "service.log").write_text("")
+        run = smoke("--log-file", "service.log", cwd=tmp_path)
+
+        output = run.stdout + run.stderr
+        assert run.returncode == 2, output
+        assert run.stdout == "", output  # nothing started, no step ran
+        (line,) = run.stderr.strip().splitlines()
+        assert "--base-url" in line, output
+
     def test_the_readmes_serve_line_writes_the_log_the_readmes_smoke_line_reads(
         self, tmp_path: Path
     ) -> None:

@@ -522,6 +522,11 @@ def smoke(
     """Run the end-to-end smoke test against a sandbox, printing each step."""
     from voke_esm import smoke as smoke_test
 
+    if log_file is not None and base_url is None:
+        raise _fail(
+            "--log-file goes with --base-url: without it, smoke starts a sandbox and reads its log",
+            2,
+        )
     if log_file is not None and not log_file.is_file():
         raise _fail(f"the log file {log_file} does not exist", 2)
     typer.echo("Voke ESM end-to-end smoke test")
