@@ -649,3 +649,294 @@ class TestMigrationsAtHead:
         assert result.returncode == 0, result.stderr
         assert "Applying database migrations" in result.stdout, result.stdout
         assert stored_versions(database) == [head.revision]
+
+
+# Issue 12: the CLI's messages, as a newcomer meets them ---------------------------------------
+
+PYDANTIC_PHRASES = ("Value error", "Input should", "String should", "pattern", "^", "type=")
+
+
+def assert_plain(text: str) -> None:
+    """No pydantic phrase, regular expression or traceback in what the user reads."""
+    for phrase in PYDANTIC_PHRASES:
+        assert phrase not in text, text
+    assert "Traceback" not in text, text
+
+
+def run_closed_stdin(
+    *args: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The command with stdin closed: anything that prompts gets EOF at once, never hangs."""
+    return subprocess.run(
+        [VOKE_ESM, *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class TestServePort:
+    def test_a_busy_port_is_one_line_naming_it_before_anything_else(self, tmp_path: Path) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = run("serve", "--port", str(port), cwd=tmp_path, env=clean_env())
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout == ""  # nothing printed before the check
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert str(port) in lines[0]
+        assert "--port" in lines[0]
+        assert_plain(result.stderr)
+        assert not (tmp_path / "var").exists()  # refused before the migrations
+
+    @pytest.mark.parametrize("port", ["0", "70000", "-1"])
+    def test_a_port_outside_1_to_65535_is_a_usage_error(self, tmp_path: Path, port: str) -> None:
+        result = run("serve", "--port", port, cwd=tmp_path, env=clean_env())
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stdout == ""
+        assert "Usage: voke-esm serve" in result.stderr
+        assert "--port" in result.stderr
+        assert "1 to 65535" in result.stderr
+        assert not (tmp_path / "var").exists()
+
+
+class TestListeningUrls:
+    @pytest.mark.parametrize(
+        ("host", "url"),
+        [
+            ("127.0.0.1", "http://127.0.0.1:4410"),
+            ("localhost", "http://localhost:4410"),
+            ("::1", "http://[::1]:4410"),
+            ("0.0.0.0", "http://127.0.0.1:4410"),
+            ("::", "http://[::1]:4410"),
+        ],
+    )
+    def test_the_printed_url_is_one_this_machine_can_open(self, host: str, url: str) -> None:
+        from voke_esm.cli import local_base_url
+
+        assert local_base_url(host, 4410) == url
+
+
+class TestCreateAdminInput:
+    def test_a_bad_email_is_refused_in_plain_words_before_any_prompt(self, tmp_path: Path) -> None:
+        result = run_closed_stdin(
+            "create-admin", "--email", "not-an-email", cwd=tmp_path, env=clean_env()
+        )
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "password" not in result.stdout.lower()  # never asked for
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "'not-an-email' is not an email address" in lines[0]
+        assert_plain(result.stdout + result.stderr)
+        assert not (tmp_path / "var").exists()
+
+    def test_a_short_password_option_is_refused_in_plain_words(self, tmp_path: Path) -> None:
+        result = run_closed_stdin(
+            "create-admin", "--email", "a@example.com", "--password", "short7!",
+            cwd=tmp_path, env=clean_env(),
+        )  # fmt: skip
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "at least 8 characters" in lines[0]
+        assert "short7!" not in result.stdout + result.stderr
+        assert_plain(result.stdout + result.stderr)
+        assert not (tmp_path / "var").exists()
+
+    def test_a_short_typed_password_is_refused_before_it_is_asked_again(
+        self, tmp_path: Path
+    ) -> None:
+        result = subprocess.run(
+            [VOKE_ESM, "create-admin", "--email", "a@example.com"],
+            cwd=tmp_path,
+            env=clean_env(),
+            input="short7!\n",  # then EOF
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output
+        assert "at least 8 characters" in output
+        assert "repeat" not in output.lower(), output  # not asked twice for a refused password
+        assert_plain(output)
+
+    def test_an_existing_email_says_how_to_set_a_new_password(self, first_start: Server) -> None:
+        email, _ = printed_credentials(first_start.stdout)
+        result = run_closed_stdin(
+            "create-admin", "--email", email, "--password", "another-long-password",
+            cwd=first_start.workdir, env=clean_env(),
+        )  # fmt: skip
+        assert result.returncode == 1, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "already exists" in lines[0]
+        assert "--reset" in lines[0]
+
+
+class TestCreateAdminReset:
+    def test_reset_sets_a_new_password_that_logs_in_on_the_services_database(
+        self, first_start: Server
+    ) -> None:
+        email, old, new = "lost@example.com", "first-password-1", "second-password-2"
+        env = clean_env()
+        made = run_closed_stdin(
+            "create-admin", "--email", email, "--password", old, cwd=first_start.workdir, env=env
+        )
+        assert made.returncode == 0, made.stderr
+        assert login(first_start, email, old).status_code == 200
+
+        reset = run_closed_stdin(
+            "create-admin", "--reset", "--email", email, "--password", new,
+            cwd=first_start.workdir, env=env,
+        )  # fmt: skip
+        assert reset.returncode == 0, reset.stdout + reset.stderr
+        assert f"New password set for SuperAdmin {email}" in reset.stdout
+        assert new not in reset.stdout + reset.stderr
+        assert login(first_start, email, new).status_code == 200
+        assert login(first_start, email, old).status_code == 401
+
+    def test_reset_asks_twice_when_no_password_is_given(self, first_start: Server) -> None:
+        email, new = "asked@example.com", "typed-password-3"
+        env = clean_env()
+        made = run_closed_stdin(
+            "create-admin", "--email", email, "--password", "first-password-3",
+            cwd=first_start.workdir, env=env,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        reset = subprocess.run(
+            [VOKE_ESM, "create-admin", "--reset", "--email", email],
+            cwd=first_start.workdir,
+            env=env,
+            input=f"{new}\n{new}\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert reset.returncode == 0, reset.stdout + reset.stderr
+        assert login(first_start, email, new).status_code == 200
+
+    def test_reset_of_an_unknown_email_is_one_plain_line(self, first_start: Server) -> None:
+        result = run_closed_stdin(
+            "create-admin", "--reset", "--email", "nobody@example.com", "--password",
+            "whatever-password", cwd=first_start.workdir, env=clean_env(),
+        )  # fmt: skip
+        assert result.returncode == 1, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines == ["voke-esm: there is no SuperAdmin with the email nobody@example.com"]
+
+
+def help_commands() -> list[list[str]]:
+    return [[], ["serve"], ["migrate"], ["create-admin"], ["smoke"]]
+
+
+class TestHelpAndVersion:
+    @pytest.mark.parametrize("command", help_commands(), ids=lambda c: " ".join(c) or "voke-esm")
+    def test_dash_h_is_help_on_every_command(self, tmp_path: Path, command: list[str]) -> None:
+        short = run(*command, "-h", cwd=tmp_path, env=clean_env())
+        long = run(*command, "--help", cwd=tmp_path, env=clean_env())
+        assert short.returncode == 0, short.stderr
+        assert short.stdout == long.stdout
+        assert "Usage: voke-esm" in short.stdout
+
+    @pytest.mark.parametrize("command", help_commands(), ids=lambda c: " ".join(c) or "voke-esm")
+    def test_help_shows_no_types_and_no_seed(self, tmp_path: Path, command: list[str]) -> None:
+        result = run(*command, "--help", cwd=tmp_path, env=clean_env())
+        for type_name in ("<str>", "<int>", "<bool>", "<path>", "TEXT", "INTEGER", "PATH"):
+            assert type_name not in result.stdout, result.stdout
+        assert "seed" not in result.stdout.lower(), result.stdout
+
+    def test_create_admin_help_does_not_call_the_prompted_password_required(
+        self, tmp_path: Path
+    ) -> None:
+        result = run("create-admin", "--help", cwd=tmp_path, env=clean_env())
+        (line,) = [line for line in result.stdout.splitlines() if "--password" in line]
+        assert "required" not in line.lower(), result.stdout
+
+    def test_version_prints_the_packages_version(self, tmp_path: Path) -> None:
+        from importlib.metadata import version
+
+        result = run("--version", cwd=tmp_path, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"voke-esm {version('voke-esm')}\n"
+
+
+class TestTheDatabaseLine:
+    def test_migrate_first_names_the_default_database_and_where_it_comes_from(
+        self, tmp_path: Path
+    ) -> None:
+        result = run("migrate", cwd=tmp_path, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        first = result.stdout.splitlines()[0]
+        database = tmp_path.resolve() / "var" / "voke-esm.db"
+        assert first == f"• Using the database at {database} (the default: ./var/ of this folder)"
+
+    def test_create_admin_elsewhere_than_the_service_says_so_plainly(self, tmp_path: Path) -> None:
+        result = run_closed_stdin(
+            "create-admin", "--email", "a@example.com", "--password", "long-enough-1",
+            cwd=tmp_path, env=clean_env(),
+        )  # fmt: skip
+        lines = result.stdout.splitlines()
+        database = tmp_path.resolve() / "var" / "voke-esm.db"
+        assert lines[0] == (
+            f"• Using the database at {database} (the default: ./var/ of this folder)"
+        )
+        assert "no database" in lines[1].lower(), result.stdout
+        assert "folder the service runs in" in lines[1], result.stdout
+
+    def test_a_configured_database_is_named_with_its_password_hidden(self) -> None:
+        from voke_esm.cli import database_line
+        from voke_esm.core.config import Settings
+
+        settings = Settings(database_url="postgresql+asyncpg://voke:s3cret@db:5432/voke_esm")
+        line = database_line(settings)
+        assert (
+            line
+            == "Using the database postgresql+asyncpg://voke:***@db:5432/voke_esm (DATABASE_URL)"
+        )
+
+    def test_serve_names_its_database_first(self, first_start: Server) -> None:
+        first = first_start.stdout.splitlines()[0]
+        database = first_start.workdir.resolve() / "var" / "voke-esm.db"
+        assert first.startswith(f"• Using the database at {database} (the default"), first
+
+
+class TestSettingsMessages:
+    @pytest.mark.parametrize(
+        ("variable", "value", "says"),
+        [
+            ("TRADING_SYNC_INTERVAL_S", "-1", "TRADING_SYNC_INTERVAL_S must be at least 0"),
+            ("TRADING_SYNC_INTERVAL_S", "soon", "TRADING_SYNC_INTERVAL_S must be a number"),
+            ("VOKE_ESM_JOURNAL_MAX", "0", "VOKE_ESM_JOURNAL_MAX must be at least 1"),
+            ("VOKE_ESM_TOKEN_TTL_S", "x", "VOKE_ESM_TOKEN_TTL_S must be a whole number"),
+            ("VOKE_ENV", "prod", "VOKE_ENV must be 'development', 'test' or 'production'"),
+            ("VOKE_ESM_ENABLED", "maybe", "VOKE_ESM_ENABLED must be true or false"),
+            ("VOKE_LOGIN_RATE_LIMIT", "lots", "VOKE_LOGIN_RATE_LIMIT must be a rate limit"),
+            ("TRADING_SYNC_LEASE_S", "5000", "TRADING_SYNC_LEASE_S must be at most 3600"),
+        ],
+    )
+    def test_a_bad_setting_is_one_sentence_naming_the_variable(
+        self, tmp_path: Path, variable: str, value: str, says: str
+    ) -> None:
+        result = run("migrate", cwd=tmp_path, env=clean_env(**{variable: value}))
+        assert result.returncode == 1, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert says in lines[0]
+        assert_plain(lines[0])
+
+
+def test_the_api_docs_do_not_speak_of_the_seed(tmp_path: Path) -> None:
+    """Issue 12: "the seed's" means nothing to a reader of /docs."""
+    import json
+
+    from voke_esm.app import create_app
+    from voke_esm.core.config import Settings
+
+    settings = Settings(var_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert "seed's" not in json.dumps(create_app(settings).openapi()).lower()

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,3 +157,85 @@ class TestSmoke:
             assert "trading sync" in failed[0], output
             assert "  -  deleted the organization this run created (smoke-test-" in output
             assert orgs_of(base_url) == [], output
+
+
+class TestSmokeLogFile:
+    def test_a_missing_log_file_is_one_plain_line_before_any_step(
+        self, tmp_path: Path, closed_port: int
+    ) -> None:
+        run = smoke(
+            "--base-url", f"http://127.0.0.1:{closed_port}", "--email", "a@b.c",
+            "--password", "x", "--log-file", "service.log", cwd=tmp_path,
+        )  # fmt: skip
+
+        output = run.stdout + run.stderr
+        assert run.returncode != 0, output
+        assert run.stdout == "", output  # no step ran
+        assert run.stderr.strip().splitlines() == [
+            "voke-esm: the log file service.log does not exist"
+        ], output
+
+    def test_a_log_file_without_a_base_url_is_a_usage_error(self, tmp_path: Path) -> None:
+        (tmp_path / "service.log").write_text("")
+        run = smoke("--log-file", "service.log", cwd=tmp_path)
+
+        output = run.stdout + run.stderr
+        assert run.returncode == 2, output
+        assert run.stdout == "", output  # nothing started, no step ran
+        (line,) = run.stderr.strip().splitlines()
+        assert "--base-url" in line, output
+
+    def test_the_readmes_serve_line_writes_the_log_the_readmes_smoke_line_reads(
+        self, tmp_path: Path
+    ) -> None:
+        """README: `voke-esm serve --log-file service.log`, then `voke-esm smoke --base-url …
+        --log-file service.log` in the same folder; the applied-config check really runs."""
+        port = free_port()
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("VOKE_") and key not in {"DATABASE_URL", "AMQP_URL"}
+        }
+        env.update(VOKE_ADMIN_EMAIL=ADMIN_EMAIL, VOKE_ADMIN_PASSWORD=ADMIN_PASSWORD)
+        with (tmp_path / "serve.out").open("wb") as out:
+            service = subprocess.Popen(
+                [str(VOKE_ESM), "serve", "--port", str(port), "--log-file", "service.log"],
+                cwd=tmp_path,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while True:
+                assert service.poll() is None, (tmp_path / "serve.out").read_text()
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, (tmp_path / "serve.out").read_text()
+                time.sleep(0.2)
+            run = smoke(
+                "--base-url", base_url, "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD,
+                "--log-file", "service.log", cwd=tmp_path, env=env,
+            )  # fmt: skip
+        finally:
+            service.terminate()
+            service.wait(timeout=15)
+
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output
+        (applied,) = [line for line in run.stdout.splitlines() if "applied config for" in line]
+        assert applied.startswith("  ✓"), output
+        assert "skipped" not in applied, output
+        assert str(tmp_path / "service.log") in applied or "service.log" in applied, output
+        assert ADMIN_PASSWORD not in (tmp_path / "service.log").read_text()
+
+    def test_its_output_does_not_speak_of_the_seed(self, tmp_path: Path, closed_port: int) -> None:
+        run = smoke(
+            "--base-url", f"http://127.0.0.1:{closed_port}", "--email", "a@b.c",
+            "--password", "x", cwd=tmp_path,
+        )  # fmt: skip
+        assert "seed" not in (run.stdout + run.stderr).lower()

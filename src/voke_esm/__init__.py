@@ -1,1 +1,4 @@
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# One place for the version: the package's metadata, from pyproject.toml.
+__version__ = version("voke-esm")

@@ -3,41 +3,117 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import errno
 import gc
+import logging
 import secrets
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from uvicorn.config import LOGGING_CONFIG
 
+from voke_esm import __version__
 from voke_esm.core.config import Settings, SettingsError, load_settings
 from voke_esm.core.http_timeouts import header_timeout_protocol
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 app = typer.Typer(
     name="voke-esm",
     help="Voke ESM Sandbox: a stand-in partner ESM for exercising Voke's trading flow.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: each option with a word for its value (metavar), never a type name.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 DEFAULT_ADMIN_EMAIL = "admin@voke-esm.local"
+DEFAULT_DATABASE = "./var/"
 
 
-def _settings() -> Settings:
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"voke-esm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    """One plain line on stderr; raise what this returns to end the command with `code`."""
+    if not message[1:2].isupper():  # "There is" reads "voke-esm: there is"; NAMES stay
+        message = message[:1].lower() + message[1:]
+    typer.echo(f"voke-esm: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(*, starting: bool = False) -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        typer.echo(f"voke-esm: refusing to start: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise _fail(f"refusing to start: {exc}" if starting else str(exc)) from None
 
 
 def _step(message: str) -> None:
     typer.echo(f"• {message}")
+
+
+def _default_sqlite_path(settings: Settings) -> Path | None:
+    """The SQLite file the settings point at, or None for another database."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    return Path(url.database).resolve()
+
+
+def database_line(settings: Settings) -> str:
+    """Which database a command uses, and why that one: CONTRACT §1 keeps the default SQLite
+    file under ./var/ of the working directory, so a command run in another folder than the
+    service's would otherwise quietly use another database."""
+    path = _default_sqlite_path(settings)
+    if settings.database_url:
+        where = f"at {path}" if path is not None else _safe_url(settings.database_url)
+        return f"Using the database {where} (DATABASE_URL)"
+    if "var_dir" in settings.model_fields_set:
+        origin = "under VOKE_VAR_DIR"
+    else:
+        origin = f"the default: {DEFAULT_DATABASE} of this folder"
+    return f"Using the database at {path} ({origin})"
+
+
+def _announce_database(settings: Settings, *, maintenance: bool) -> None:
+    """The first line of every command that touches the database. `maintenance`: a command
+    other than `serve`, which says so when there is no database where it looks."""
+    _step(database_line(settings))
+    path = _default_sqlite_path(settings)
+    if maintenance and path is not None and not path.exists():
+        _step(
+            "No database exists there yet, so a new one is made: to use the service's, run this"
+            " command in the folder the service runs in (or with its DATABASE_URL)"
+        )
 
 
 def _migrate(settings: Settings) -> None:
@@ -77,8 +153,6 @@ def _first_admin(settings: Settings) -> FirstAdmin:
     """VOKE_ADMIN_EMAIL and VOKE_ADMIN_PASSWORD held to the rules the API holds a new user to
     (`UserCreate`: an email, a password of at least 8 characters); otherwise a refusal to start,
     one line naming the variable (and never its value)."""
-    from pydantic import ValidationError
-
     from voke_esm.voke.auth.models import Role
     from voke_esm.voke.auth.schemas import UserCreate
 
@@ -92,11 +166,28 @@ def _first_admin(settings: Settings) -> FirstAdmin:
             role=Role.SUPER_ADMIN,
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        variable = _ADMIN_VARIABLES.get(str(error["loc"][-1]), "VOKE_ADMIN_EMAIL")
-        typer.echo(f"voke-esm: refusing to start: {variable}: {error['msg']}", err=True)
-        raise typer.Exit(1) from None
+        problem = _user_problem(exc.errors()[0], _ADMIN_VARIABLES)
+        raise _fail(f"refusing to start: {problem}") from None
     return FirstAdmin(user.email, user.password, generated=not given)
+
+
+_CLI_NAMES = {"email": "the email", "password": "the password"}
+
+
+def _user_problem(error: ErrorDetails, names: dict[str, str], field: str | None = None) -> str:
+    """A refusal of UserCreate (the API's rules for a new user) as a plain sentence naming the
+    field as `names` has it (an option, a variable): never a pattern or pydantic's words."""
+    if field is None:
+        field = str(error["loc"][-1]) if error["loc"] else ""
+    name = names.get(field, field)
+    ctx = error.get("ctx", {})
+    if error["type"] == "string_too_short":
+        return f"{name} is too short: use at least {ctx['min_length']} characters"
+    if error["type"] == "string_too_long":
+        return f"{name} is too long: use at most {ctx['max_length']} characters"
+    if field == "email":
+        return f"{name} {error['input']!r} is not an email address"
+    return f"{name} is not valid"
 
 
 async def _ensure_super_admin(settings: Settings, admin: FirstAdmin) -> bool:
@@ -127,20 +218,100 @@ def _announce_esm_api_url(settings: Settings) -> None:
         )
 
 
-def _logging_config() -> dict[str, Any]:
+def _logging_config(log_file: Path | None) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["voke_esm"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    if log_file is not None:
+        # The service's log records (never the first-run password, which is printed, not
+        # logged), also to a file: what `smoke --log-file` reads (CONTRACT §9).
+        config["formatters"]["file"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        config["handlers"]["file"] = {
+            "class": "logging.FileHandler",
+            "filename": str(log_file),
+            "formatter": "file",
+        }
+        for logger in ("voke_esm", "uvicorn", "uvicorn.access"):
+            config["loggers"][logger]["handlers"].append("file")
     return config
 
 
-@app.command()
+def _port(value: str) -> int:
+    """A TCP port, with a plain sentence for anything else (not pydantic's parsing words)."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise typer.BadParameter(f"{port} is not a TCP port: use one from 1 to 65535")
+    return port
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's listening socket, made before anything is printed or migrated: a port
+    taken by another program is one line that says so, not a traceback after the start-up.
+    Bound as uvicorn binds (SO_REUSEADDR, IPv6 for a host with a colon) and listening at once,
+    so that no other process can take the port while the migrations run."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except socket.gaierror:
+        sock.close()
+        raise _fail(f"cannot listen on {host}: no such host name or address") from None
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            message = (
+                f"port {port} on {host} is already in use by another program:"
+                f" stop it, or choose another port with --port"
+            )
+        elif exc.errno == errno.EACCES:
+            message = f"port {port} needs administrator rights: choose one above 1023 with --port"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            message = f"cannot listen on {host}: this machine has no such address (see --host)"
+        else:
+            message = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+        raise _fail(message) from None
+    return sock
+
+
+_EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The service's base URL as this machine opens it: the host as given, except for an
+    every-interface address, which a browser cannot open: its loopback address there."""
+    host = _EVERY_INTERFACE.get(host, host)
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+@app.command(short_help="Migrate, make sure a SuperAdmin exists, and serve the API.")
 def serve(
-    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 4410,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="interface to listen on (0.0.0.0: every one)")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            metavar="PORT",
+            help="TCP port, 1 to 65535",
+            parser=_port,
+        ),
+    ] = 4410,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="also write the service's log to this file (appended), for smoke"
+        ),
+    ] = None,
 ) -> None:
     """Apply migrations, make sure a SuperAdmin exists, and serve the HTTP API."""
-    settings = _settings().serving_on(port)
+    listener = _listen(host, port)
+    settings = _settings(starting=True).serving_on(port)
     admin = _first_admin(settings)
+    _announce_database(settings, maintenance=False)
     _migrate(settings)
     if asyncio.run(_ensure_super_admin(settings, admin)):
         typer.echo("")
@@ -151,10 +322,17 @@ def serve(
         else:
             typer.echo(f"  SuperAdmin {admin.email} created, with VOKE_ADMIN_PASSWORD as password")
         typer.echo("")
-    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    if host in _EVERY_INTERFACE:
+        _step(
+            f"Listening on every network interface (--host {host}), port {port}; on this machine:"
+        )
+    base = local_base_url(host, port)
     _step(f"API docs:   {base}/docs")
     _step(f"Admin page: {base}/platform/voke-esm")
     _announce_esm_api_url(settings)
+    if log_file is not None:
+        log_file = log_file.resolve()
+        _step(f"Log file:   {log_file}")
 
     from voke_esm.app import create_app
 
@@ -164,7 +342,7 @@ def serve(
     # and stall requests for tens of milliseconds now and then.
     gc.collect()
     gc.freeze()
-    uvicorn.run(
+    config = uvicorn.Config(
         service,
         host=host,
         port=port,
@@ -172,86 +350,185 @@ def serve(
         # The loopback guard judges the TCP peer; never let X-Forwarded-For rewrite it.
         proxy_headers=False,
         server_header=False,
-        log_config=_logging_config(),
+        log_config=_logging_config(log_file),
     )
+    server = _Server(config)
+    # uvicorn.run, on the socket made above (uvicorn.run cannot take one).
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listener])
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE; it has logged why
+
+
+class _Server(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # uvicorn says where it listens only for a socket it made itself; this one is ours.
+        if self.started and sockets:
+            name = sockets[0].getsockname()
+            host = f"[{name[0]}]" if ":" in name[0] else name[0]
+            logging.getLogger("uvicorn.error").info(
+                "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, name[1]
+            )
 
 
 @app.command()
 def migrate() -> None:
     """Apply the database migrations (serve does this too)."""
-    _migrate(_settings())
+    settings = _settings()
+    _announce_database(settings, maintenance=True)
+    _migrate(settings)
 
 
-@app.command("create-admin")
+def _checked_email(email: str) -> str:
+    """The email as the API takes it for a new user (its `Email` type), or a usage error."""
+    from pydantic import TypeAdapter
+
+    from voke_esm.voke.auth.schemas import Email
+
+    try:
+        return str(TypeAdapter(Email).validate_python(email))
+    except ValidationError as exc:
+        raise _fail(_user_problem(exc.errors()[0], _CLI_NAMES, field="email"), 2) from None
+
+
+def _password_problem(email: str, password: str) -> str | None:
+    """What the API would say of this password for a new user (UserCreate), in plain words."""
+    from voke_esm.voke.auth.models import Role
+    from voke_esm.voke.auth.schemas import UserCreate
+
+    try:
+        UserCreate(email=email, password=password, role=Role.SUPER_ADMIN)
+    except ValidationError as exc:
+        return _user_problem(exc.errors()[0], _CLI_NAMES)
+    return None
+
+
+def _asked_password(email: str) -> str:
+    """The password typed twice, hidden; held to the API's rules before it is asked again.
+    (click's own confirmation prompt checks only after both, and hides why it refused.)"""
+    from annotated_types import MinLen
+
+    from voke_esm.voke.auth.schemas import UserCreate
+
+    rules = UserCreate.model_fields["password"].metadata
+    least = next(rule.min_length for rule in rules if isinstance(rule, MinLen))
+    while True:
+        password = str(typer.prompt(f"Password (at least {least} characters)", hide_input=True))
+        problem = _password_problem(email, password)
+        if problem is not None:
+            typer.echo(f"{problem[:1].upper()}{problem[1:]}.", err=True)
+            continue
+        if typer.prompt("Repeat for confirmation", hide_input=True) == password:
+            return password
+        typer.echo("The two passwords differ; once more.", err=True)
+
+
+@app.command("create-admin", short_help="Create a SuperAdmin, or give one a new password.")
 def create_admin(
-    email: Annotated[str, typer.Option(help="the SuperAdmin's email")],
+    email: Annotated[str, typer.Option(metavar="EMAIL", help="the SuperAdmin's email")],
     password: Annotated[
-        str,
+        str | None,
         typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, help="at least 8 characters"
+            metavar="PASSWORD",
+            envvar="VOKE_ADMIN_PASSWORD",
+            show_envvar=True,
+            help="at least 8 characters; asked for (twice, hidden) when not given",
         ),
-    ],
+    ] = None,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="set a new password for this existing SuperAdmin (a lost first-run password)",
+        ),
+    ] = False,
 ) -> None:
-    """Create a SuperAdmin account."""
-    from pydantic import ValidationError
-
+    """Create a SuperAdmin account, or with --reset give an existing one a new password."""
     from voke_esm.core.db import create_engine, create_sessionmaker, session_scope
     from voke_esm.core.errors import AppError
     from voke_esm.voke.auth import service as auth_service
     from voke_esm.voke.auth.models import Role
-    from voke_esm.voke.auth.schemas import UserCreate
 
     settings = _settings()
-    try:
-        user = UserCreate(email=email, password=password, role=Role.SUPER_ADMIN)
-    except ValidationError as exc:
-        problems = "; ".join(f"{error['loc'][-1]}: {error['msg']}" for error in exc.errors())
-        typer.echo(f"voke-esm: {problems}", err=True)
-        raise typer.Exit(2) from None
+    # What the command line gives is checked before anything is asked or touched.
+    email = _checked_email(email)
+    if password is not None and (problem := _password_problem(email, password)) is not None:
+        raise _fail(problem, 2)
+    _announce_database(settings, maintenance=not reset)
+    path = _default_sqlite_path(settings)
+    if reset and path is not None and not path.exists():
+        raise _fail(
+            f"there is no database at {path}: run this in the folder the service runs in"
+            " (or with its DATABASE_URL)"
+        )
+    checked = password if password is not None else _asked_password(email)
     _migrate(settings)
 
-    async def create() -> None:
+    async def store() -> None:
         engine = create_engine(settings.resolved_database_url)
         try:
             async with session_scope(create_sessionmaker(engine)) as session:
-                await auth_service.create_user(
-                    session,
-                    email=user.email,
-                    password=user.password,
-                    role=Role.SUPER_ADMIN,
-                    org_id=None,
-                )
+                if reset:
+                    await auth_service.set_super_admin_password(
+                        session, email=email, password=checked
+                    )
+                else:
+                    await auth_service.create_user(
+                        session, email=email, password=checked, role=Role.SUPER_ADMIN, org_id=None
+                    )
         finally:
             await engine.dispose()
 
     try:
-        asyncio.run(create())
+        asyncio.run(store())
+    except auth_service.EmailTaken as exc:
+        raise _fail(f"{exc.message}: to give it a new password, add --reset") from None
     except AppError as exc:
-        typer.echo(f"voke-esm: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    _step(f"SuperAdmin {user.email} created")
+        raise _fail(exc.message) from None
+    if reset:
+        _step(f"New password set for SuperAdmin {email}")
+    else:
+        _step(f"SuperAdmin {email} created")
 
 
-@app.command()
+@app.command(short_help="Run the end-to-end smoke test, printing each step.")
 def smoke(
     base_url: Annotated[
         str | None,
-        typer.Option(help="a running service, e.g. http://127.0.0.1:4410; default: start one"),
+        typer.Option(
+            metavar="URL",
+            help="a running service, e.g. http://127.0.0.1:4410; default: start one",
+        ),
     ] = None,
     email: Annotated[
-        str | None, typer.Option(envvar="VOKE_ADMIN_EMAIL", help="a SuperAdmin's email")
+        str | None,
+        typer.Option(metavar="EMAIL", envvar="VOKE_ADMIN_EMAIL", help="a SuperAdmin's email"),
     ] = None,
     password: Annotated[
-        str | None, typer.Option(envvar="VOKE_ADMIN_PASSWORD", help="that SuperAdmin's password")
+        str | None,
+        typer.Option(
+            metavar="PASSWORD", envvar="VOKE_ADMIN_PASSWORD", help="that SuperAdmin's password"
+        ),
     ] = None,
     log_file: Annotated[
         Path | None,
-        typer.Option(help="the running service's log, to check the applied-config line"),
+        typer.Option(
+            metavar="FILE",
+            help="the running service's log (serve --log-file), to check the applied-config line",
+        ),
     ] = None,
 ) -> None:
-    """Run the seed's end-to-end smoke test, printing each step."""
+    """Run the end-to-end smoke test against a sandbox, printing each step."""
     from voke_esm import smoke as smoke_test
 
+    if log_file is not None and base_url is None:
+        raise _fail(
+            "--log-file goes with --base-url: without it, smoke starts a sandbox and reads its log",
+            2,
+        )
+    if log_file is not None and not log_file.is_file():
+        raise _fail(f"the log file {log_file} does not exist", 2)
     typer.echo("Voke ESM end-to-end smoke test")
     passed = smoke_test.run(
         base_url=base_url, email=email, password=password, log_file=log_file, echo=typer.echo

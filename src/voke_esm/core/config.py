@@ -12,6 +12,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voke_esm.core.private_files import create_private_file, make_private_dir
@@ -79,7 +80,7 @@ class Settings(BaseSettings):
         try:
             parse_rate_limit(value)
         except ValueError as exc:
-            raise ValueError(f"not a rate limit such as '10/minute': {value!r}") from exc
+            raise ValueError(f"must be a rate limit such as '10/minute', not {value!r}") from exc
         return value
 
     @field_validator("database_url")
@@ -254,5 +255,58 @@ def load_settings() -> Settings:
         first = exc.errors()[0]
         if isinstance(first.get("ctx", {}).get("error"), SettingsError):
             raise first["ctx"]["error"] from None
-        field = ".".join(str(part) for part in first["loc"]).upper() or "settings"
-        raise SettingsError(f"{field}: {first['msg']}") from None
+        raise SettingsError(f"{_variable(first['loc'])} {_in_plain_words(first)}") from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable a pydantic error location stands for (an alias, or the name)."""
+    name = str(loc[0]) if loc else ""
+    field = Settings.model_fields.get(name)
+    if field is not None and isinstance(field.validation_alias, str):
+        return field.validation_alias.upper()
+    return name.upper() or "A setting"
+
+
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _in_plain_words(error: ErrorDetails) -> str:
+    """What is wrong with a setting as the end of a sentence that starts with its variable:
+    never pydantic's phrasing ("Input should be ...", "Value error, ...") or its value, which
+    may be a secret."""
+    ctx = error.get("ctx", {})
+    kind = error["type"]
+    if kind == "value_error":
+        return str(ctx["error"])  # the validators above word theirs as "must ..."
+    if kind in _BOUNDS:
+        phrase, key = _BOUNDS[kind]
+        return f"{phrase} {_number(ctx[key])}"
+    if kind == "enum":
+        return f"must be {ctx['expected']}"
+    if kind in _KINDS:
+        return _KINDS[kind]
+    message = error["msg"].split(",")[0]
+    return (
+        "must" + message.removeprefix("Input should")
+        if message.startswith("Input should")
+        else "is not valid"
+    )
+
+
+_BOUNDS = {
+    "greater_than_equal": ("must be at least", "ge"),
+    "greater_than": ("must be more than", "gt"),
+    "less_than_equal": ("must be at most", "le"),
+    "less_than": ("must be less than", "lt"),
+}
+_KINDS = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+}

@@ -115,7 +115,7 @@ class SandboxPlantUpdate(StrictBody):
 
 
 class SandboxPlantRead(CamelModel):
-    """The seed's plant entity, field for field."""
+    """A sandbox plant, field for field as the partner contract has it."""
 
     model_config = ConfigDict(
         json_schema_extra={

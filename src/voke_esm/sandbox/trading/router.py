@@ -139,7 +139,7 @@ async def exchange_token(
     call: TradingCallDep,
     callers: TradingCallersDep,
 ) -> Any:
-    """OAuth2 client-credentials exchange: the seed's JSON body or the standard OAuth2 form."""
+    """OAuth2 client-credentials exchange: the contract's JSON body or the standard OAuth2 form."""
     # The form's errors speak OAuth2 through the dialect the trading guard put on the scope.
     is_form = is_oauth2_form(request.scope)
     if is_form:

@@ -14,7 +14,8 @@ PLANT_ID_MAX_LENGTH = 120
 
 
 class TokenRequest(BaseModel):
-    """The seed's JSON token exchange. Unknown fields are ignored, as a partner API would."""
+    """The partner contract's JSON token exchange. Unknown fields are ignored, as a partner API
+    would."""
 
     clientId: StrictStr = Field(min_length=1, max_length=120)
     clientSecret: StrictStr = Field(min_length=1, max_length=512)

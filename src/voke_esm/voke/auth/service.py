@@ -43,6 +43,10 @@ class UserNotFound(NotFound):
     default_message = "User not found"
 
 
+class SuperAdminNotFound(NotFound):
+    default_message = "There is no SuperAdmin with this email"
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     access_token: str
@@ -182,6 +186,20 @@ async def ensure_super_admin(session: AsyncSession, *, email: str, password: str
         session, email=email, password_hash=password_hash, role=Role.SUPER_ADMIN, org_id=None
     )
     return True
+
+
+async def set_super_admin_password(session: AsyncSession, *, email: str, password: str) -> User:
+    """A new password for an existing SuperAdmin: the way back in when the one the first start
+    printed (CONTRACT §1) is lost (`voke-esm create-admin --reset`)."""
+    # Hashed before the transaction that stores it, with none held (CONTRACT §3).
+    await release_connection(session)
+    password_hash = await _password_work(hash_password, password)
+    user = await repository.get_by_email(session, email)
+    if user is None or user.role != Role.SUPER_ADMIN:
+        raise SuperAdminNotFound(f"There is no SuperAdmin with the email {email}")
+    user.password_hash = password_hash
+    await session.flush()
+    return user
 
 
 # argon2 costs about 90 ms of CPU and 64 MiB per hash or check. They run on threads of their own,
