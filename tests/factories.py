@@ -7,7 +7,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 from fastapi import FastAPI
@@ -61,6 +61,19 @@ def validation_error(*errors: tuple[str, str]) -> dict[str, Any]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class JsonBody(TypedDict, total=False):
+    """A JSON body or none, as httpx keyword options (`**body`) in a table of requests."""
+
+    json: Any
+
+
+class OrgScope(TypedDict):
+    """An admin request's org and authorization, as httpx keyword options (`**scope`)."""
+
+    params: dict[str, str]
+    headers: dict[str, str]
 
 
 @dataclass

@@ -33,7 +33,7 @@ ASCII_HH_MM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 LAST_MINUTE = 23 * 60 + 59
 
 
-def block(start: str = "00:00", end: str = "23:59", **numbers: float) -> dict[str, Any]:
+def block(start: str = "00:00", end: str = "23:59", /, **numbers: float) -> dict[str, Any]:
     values: dict[str, Any] = {"pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}
     values.update(numbers)
     return {"from": start, "to": end, **values}
@@ -202,7 +202,7 @@ PERCENT = st.integers(0, 100) | st.floats(0, 100)
 NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf, 10**400])
 ASCII_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=7)
 # Decimal digits of any script, ASCII ones half the time.
-DIGITS = st.sampled_from("0123456789") | st.characters(categories=("Nd",))
+DIGITS = st.sampled_from("0123456789") | st.characters(categories=["Nd"])
 TIME_LIKE_TEXT = st.builds(
     lambda h1, h2, sep, m1, m2: f"{h1}{h2}{sep}{m1}{m2}",
     DIGITS, DIGITS, st.sampled_from(":::：."), DIGITS, DIGITS,
@@ -342,7 +342,7 @@ class TestProperties:
 
 # Through the trading API -------------------------------------------------------------------------
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=6)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6)
 TIMES = (
     st.sampled_from(["00:00", "07:00", "12:30", "23:59", "24:00", "7:00", "12:60", ""])
     | st.builds(hh_mm, st.integers(0, LAST_MINUTE))
@@ -364,7 +364,7 @@ JSON_VALUES = st.recursive(
 @st.composite
 def random_blocks(draw: st.DrawFn) -> dict[str, Any]:
     """A block of random times and numbers; one in six has one field missing or of any JSON."""
-    item = {
+    item: dict[str, Any] = {
         "from": draw(TIMES),
         "to": draw(TIMES),
         **{name: draw(NUMBERS) for name in NUMBER_FIELDS},

@@ -17,7 +17,7 @@ from voke_esm.core.sqlite_inline import when_unlocked
 
 def _locked() -> None:
     error = sqlite3.OperationalError("database is locked")
-    error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+    error.sqlite_errorcode = sqlite3.SQLITE_BUSY
     raise error
 
 

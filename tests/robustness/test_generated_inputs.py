@@ -40,7 +40,7 @@ GENERATED = settings(
 )
 
 # Text any database stores (NUL and lone surrogates have their own tests in test_errors.py).
-TEXT = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 SHORT_TEXT = st.text(TEXT, min_size=1, max_size=12)
 QUANTITY = st.integers(0, 10**6) | st.floats(0, 1e6, allow_nan=False, allow_infinity=False)
 NOT_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
@@ -413,7 +413,7 @@ class TestPlantConfigQuery:
 
 
 # Every admin operation that takes an org in its query, with a body it would accept.
-ORG_OPERATIONS = [
+ORG_OPERATIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/enable", None),
     ("POST", "/disable", None),
     ("GET", "/status", None),

@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -109,10 +110,10 @@ class TestWritersOfOneOrg:
                     requests.append(("reset", "", lambda: reset(api, org)))
                 case 1:
                     name = f"SNAP-{number:02d}"
-                    requests.append(("restore", name, lambda name=name: restore(api, org, name)))
+                    requests.append(("restore", name, partial(restore, api, org, name)))
                 case _:
                     name = f"NEW-{number:02d}"
-                    requests.append(("create", name, lambda name=name: create(api, org, name)))
+                    requests.append(("create", name, partial(create, api, org, name)))
 
         started = time.monotonic()
         answers = await asyncio.gather(*(send() for _, _, send in requests))
@@ -169,9 +170,9 @@ class TestWritersOfOneOrg:
 
         sends: list[Callable[[], Awaitable[httpx.Response]]] = []
         for plant in plants[:3]:
-            sends += [lambda plant=plant: patch(plant), lambda: reset(api, org)]
+            sends += [partial(patch, plant), lambda: reset(api, org)]
         for plant in plants[3:]:
-            sends += [lambda plant=plant: delete(plant), lambda: restore(api, org, "R-1", "R-2")]
+            sends += [partial(delete, plant), lambda: restore(api, org, "R-1", "R-2")]
         sends += [lambda: toggle("enable"), lambda: toggle("disable"), lambda: toggle("enable")]
 
         answers = await asyncio.gather(*(send() for send in sends))

@@ -23,6 +23,7 @@ from voke_esm.sandbox.model import (
     state_at,
     timeseries,
 )
+from voke_esm.sandbox.model.plant import ConditionKind
 from voke_esm.sandbox.model.solar import solar_position
 
 START = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)  # a midnight, UTC; Prague's sun rises ~02:50
@@ -286,7 +287,7 @@ class TestPathIndependence:
 
 # --- properties ------------------------------------------------------------------------------
 
-KINDS = ["cloud", "gridOutage", "commsLoss", "batteryFault"]
+KINDS: list[ConditionKind] = ["cloud", "gridOutage", "commsLoss", "batteryFault"]
 
 
 @st.composite

@@ -46,7 +46,7 @@ MISSING_ORG_ID = error_body(
     "Validation error",
     {"errors": [{"field": "orgId", "message": "Field required"}]},
 )
-NO_FAULTS = {"rules": [], "tokenTtlSeconds": None}
+NO_FAULTS: dict[str, Any] = {"rules": [], "tokenTtlSeconds": None}
 NEVER_ENABLED = error_body(
     409, "CONFLICT", "Voke ESM has never been enabled for this organization: enable it first"
 )

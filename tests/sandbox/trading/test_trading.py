@@ -133,7 +133,8 @@ def forge(
 ) -> str:
     now = datetime.now(UTC)
     payload = {"iss": "voke-esm", "iat": now, "exp": now + timedelta(minutes=5), **claims}
-    secret = None if algorithm == "none" else key or jwt_secret(settings)
+    # PyJWT signs alg "none" with no key; its typed signature spells that "" (taken as None).
+    secret = "" if algorithm == "none" else key or jwt_secret(settings)
     return jwt.encode(payload, secret, algorithm=algorithm)
 
 
@@ -628,16 +629,17 @@ class TestTradingToken:
         self, api: Api, org: EnabledOrg, settings: Settings
     ) -> None:
         past = datetime.now(UTC) - timedelta(hours=2)
+        bad_claims: dict[str, dict[str, Any]] = {
+            "wrong issuer": {"iss": "someone-else"},
+            "Voke issuer": {"iss": "voke"},
+            "other key": {"key": "another-secret-key-" + "z" * 32},
+            "unsigned": {"algorithm": "none"},
+            "expired": {"iat": past, "exp": past + timedelta(hours=1)},
+            "unknown client": {"sub": "vesm-000000000000000000000000"},
+        }
         tokens = {
             variant: forge(settings, **{"sub": org.client_id, **claims})
-            for variant, claims in {
-                "wrong issuer": {"iss": "someone-else"},
-                "Voke issuer": {"iss": "voke"},
-                "other key": {"key": "another-secret-key-" + "z" * 32},
-                "unsigned": {"algorithm": "none"},
-                "expired": {"iat": past, "exp": past + timedelta(hours=1)},
-                "unknown client": {"sub": "vesm-000000000000000000000000"},
-            }.items()
+            for variant, claims in bad_claims.items()
         }
         tokens |= {"garbage": "not-a-jwt", "three garbage parts": "a.b.c"}
 

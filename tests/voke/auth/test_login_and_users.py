@@ -17,6 +17,7 @@ from tests.factories import (
     USER_PASSWORD,
     USERS,
     Api,
+    JsonBody,
     assert_utc_between,
     bearer,
     create_user,
@@ -177,11 +178,12 @@ class TestUsers:
         admin_id = jwt.decode(api.token, options={"verify_signature": False})["sub"]
         body = {"email": "new@example.com", "password": USER_PASSWORD, "role": "SUPER_ADMIN"}
 
-        for method, path, extra in (
+        requests: tuple[tuple[str, str, JsonBody], ...] = (
             ("GET", USERS, {}),
             ("POST", USERS, {"json": body}),
             ("DELETE", f"{USERS}/{admin_id}", {}),
-        ):
+        )
+        for method, path, extra in requests:
             forbidden = await api.http.request(method, path, headers=bearer(token), **extra)
             assert (forbidden.status_code, forbidden.json()) == (403, NOT_SUPER_ADMIN), method
             anonymous = await api.http.request(method, path, **extra)

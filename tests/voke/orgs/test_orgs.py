@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import Integer, String, Uuid, bindparam, column, text
 
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, _pg_admin, run_in_thread
-from tests.factories import SEED_BLOCKS, Api, bearer, error_body
+from tests.factories import SEED_BLOCKS, Api, OrgScope, bearer, error_body
 from voke_esm.core.db import UtcDateTime, create_engine, session_scope
 from voke_esm.migrations import alembic_config
 from voke_esm.sandbox.tools.journal import JournalRecorder
@@ -226,7 +226,7 @@ class TestDeleteOrg:
             plants = await api.sandbox_plants(clientId=org.client_id)
             sandbox_plant = f"{ADMIN}/plants/{plants[0]['id']}"
             voke_plant_path = f"{ORGS}/{org.id}/plants/{voke_plant['id']}"
-            by_org = {"params": {"orgId": org.id}, "headers": api.headers}
+            by_org: OrgScope = {"params": {"orgId": org.id}, "headers": api.headers}
             snapshot = (await api.http.get(f"{ADMIN}/snapshot", **by_org)).json()
             calls = [
                 delete_org(api, org.id),

@@ -15,6 +15,7 @@ from tests.factories import (
     ORG_NOT_FOUND,
     ORGS,
     Api,
+    JsonBody,
     assert_utc_between,
     bearer,
     org_admin_token,
@@ -63,12 +64,13 @@ class TestOrgs:
         org = await api.create_org()
         token = await org_admin_token(api)
 
-        for method, path, extra in (
+        requests: tuple[tuple[str, str, JsonBody], ...] = (
             ("GET", ORGS, {}),
             ("POST", ORGS, {"json": {"name": "Rogue"}}),
             ("GET", f"{ORGS}/{org['id']}", {}),
             ("GET", f"{ORGS}/{org['id']}/settings/connections", {}),
-        ):
+        )
+        for method, path, extra in requests:
             forbidden = await api.http.request(method, path, headers=bearer(token), **extra)
             assert (forbidden.status_code, forbidden.json()) == (403, NOT_SUPER_ADMIN), path
             anonymous = await api.http.request(method, path, **extra)
@@ -137,7 +139,7 @@ class TestSecretsAtRest:
         # The stored (encrypted) secret must still work for Voke: the token exchange accepts it.
         await api.trading_token(credentials["clientId"], credentials["clientSecret"])
 
-        dump = []
+        dump: list[str] = []
         async with app.state.sessionmaker() as session:
             connection = await session.connection()
             tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())

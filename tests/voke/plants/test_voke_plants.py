@@ -12,6 +12,7 @@ from tests.factories import (
     ORG_NOT_FOUND,
     ORGS,
     Api,
+    JsonBody,
     assert_utc_between,
     bearer,
     error_body,
@@ -140,13 +141,14 @@ class TestVokePlants:
         token = await org_admin_token(api)
         plants = f"{ORGS}/{org['id']}/plants"
 
-        for method, path, extra in (
+        requests: tuple[tuple[str, str, JsonBody], ...] = (
             ("GET", plants, {}),
             ("POST", plants, {"json": {"name": "Rogue"}}),
             ("GET", f"{plants}/{plant['id']}", {}),
             ("PATCH", f"{plants}/{plant['id']}", {"json": {"name": "Rogue"}}),
             ("DELETE", f"{plants}/{plant['id']}", {}),
-        ):
+        )
+        for method, path, extra in requests:
             forbidden = await api.http.request(method, path, headers=bearer(token), **extra)
             assert (forbidden.status_code, forbidden.json()) == (403, NOT_SUPER_ADMIN), method
             anonymous = await api.http.request(method, path, **extra)
