@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Route, expect
+from playwright.sync_api import BrowserContext, FilePayload, Page, Route, expect
 
 from tests.ui.test_admin_page import (
     ADMIN_EMAIL,
@@ -546,6 +546,10 @@ def test_escape_with_unsaved_input_asks_before_discarding(page: Page, http: http
     expect(editor).to_be_hidden()
 
 
+def json_file(name: str, content: bytes) -> FilePayload:
+    return {"name": name, "mimeType": "application/json", "buffer": content}
+
+
 def test_restore_checks_the_file_before_asking(page: Page, http: httpx.Client) -> None:
     org = new_org(http, "Restore Org")
     open_org(page, "Restore Org")
@@ -556,17 +560,13 @@ def test_restore_checks_the_file_before_asking(page: Page, http: httpx.Client) -
     )
     files = page.locator("#snapshot-file")
     not_a_snapshot = json.dumps({"rules": []}).encode()
-    files.set_input_files(
-        files=[{"name": "faults.json", "mimeType": "application/json", "buffer": not_a_snapshot}]
-    )
+    files.set_input_files(files=[json_file("faults.json", not_a_snapshot)])
     expect(page.locator(".toast.error")).to_have_text(
         re.compile(r"faults\.json is not a snapshot: it has no list of plants\. Nothing was")
     )
     expect(page.get_by_role("dialog")).to_have_count(0)
     broken_plant = json.dumps({"plants": [{"name": "No id"}]}).encode()
-    files.set_input_files(
-        files=[{"name": "broken.json", "mimeType": "application/json", "buffer": broken_plant}]
-    )
+    files.set_input_files(files=[json_file("broken.json", broken_plant)])
     expect(page.locator(".toast.error", has_text="broken.json")).to_contain_text(
         "plant 1 has no externalPlantId"
     )
@@ -575,9 +575,7 @@ def test_restore_checks_the_file_before_asking(page: Page, http: httpx.Client) -
 
     # A real snapshot gets the question.
     snapshot = http.get(f"{ADMIN}/snapshot", params={"orgId": org["id"]}).content
-    files.set_input_files(
-        files=[{"name": "good.json", "mimeType": "application/json", "buffer": snapshot}]
-    )
+    files.set_input_files(files=[json_file("good.json", snapshot)])
     expect(page.get_by_role("dialog", name="Restore good.json into Restore Org?")).to_be_visible()
 
 
