@@ -5,17 +5,23 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
 
+from pydantic import MISSING
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.contract.time_configs import SEED_BLOCKS, check_next_version, check_time_configs
+from voke_esm.contract.time_configs import (
+    SEED_BLOCKS,
+    TimeConfigJson,
+    check_next_version,
+    check_time_configs,
+)
 from voke_esm.core.db import conflicts_retried
 from voke_esm.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from voke_esm.core.schemas import FieldError, utc_now
 from voke_esm.core.security import Keyring, new_client_id, new_client_secret
 from voke_esm.sandbox import locks
+from voke_esm.sandbox.admin.schemas import SandboxPlantCreate, SandboxPlantUpdate
 from voke_esm.sandbox.models import SandboxClient, SandboxPlant
 from voke_esm.sandbox.repositories import clients as clients_repository
 from voke_esm.sandbox.repositories import org_states as org_states_repository
@@ -124,7 +130,7 @@ def default_plant(org: Org, client_id: str) -> SandboxPlant:
         description="Battery storage + PV (created when Voke ESM was enabled)",
         fve_peak_power_kwp=120.0,
         capacity_kwh=200.0,
-        time_configs=[dict(block) for block in SEED_BLOCKS],
+        time_configs=[block.copy() for block in SEED_BLOCKS],
     )
 
 
@@ -154,10 +160,11 @@ async def get_plant(
 
 
 @conflicts_retried
-async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> SandboxPlant:
-    errors: list[FieldError] = check_time_configs(fields["time_configs"])
-    await locks.lock_org_of_client(session, fields["client_id"])  # the lock order
-    client = await clients_repository.get_client(session, fields["client_id"])
+async def create_plant(session: AsyncSession, new: SandboxPlantCreate) -> SandboxPlant:
+    time_configs = [block.as_json() for block in new.time_configs]
+    errors: list[FieldError] = check_time_configs(time_configs)
+    await locks.lock_org_of_client(session, new.client_id)  # the lock order
+    client = await clients_repository.get_client(session, new.client_id)
     if client is None:
         errors.insert(
             0, {"field": "clientId", "message": "is not bound to an enabled organization"}
@@ -165,7 +172,20 @@ async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> Sandbox
     if errors:
         raise ValidationFailed(errors, "Validation error or unbound clientId")
     assert client is not None
-    plant = SandboxPlant(org_id=client.org_id, config_version=1, **fields)
+    plant = SandboxPlant(
+        org_id=client.org_id,
+        client_id=new.client_id,
+        external_plant_id=new.external_plant_id,
+        name=new.name,
+        description=new.description,
+        fve_peak_power_kwp=new.fve_peak_power_kwp,
+        capacity_kwh=new.capacity_kwh,
+        config_enabled=new.config_enabled,
+        plant_with_load=new.plant_with_load,
+        esi_state=new.esi_state,
+        time_configs=time_configs,
+        config_version=1,
+    )
     try:
         async with session.begin_nested():
             await plants_repository.add_plants(session, plant)
@@ -178,40 +198,65 @@ async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> Sandbox
 async def update_plant(
     session: AsyncSession,
     plant_id: uuid.UUID,
-    changes: dict[str, Any],
+    patch: SandboxPlantUpdate,
     *,
     if_match: str | None = None,
 ) -> SandboxPlant:
-    """Apply `changes`; only those that differ from what is stored count (CONTRACT §4).
+    """Apply the fields `patch` carries; only those that differ from what is stored count
+    (CONTRACT §4).
 
     New `timeConfigs` are a new config version; the same blocks again are not, and a PATCH
     that changes nothing leaves `updatedAt`, and so the ETag, alone.
     """
-    new_blocks = changes.get("time_configs")
-    if new_blocks is not None and (errors := check_time_configs(new_blocks)):
-        raise ValidationFailed(errors)
+    new_blocks = None
+    if patch.time_configs is not MISSING:
+        new_blocks = [block.as_json() for block in patch.time_configs]
+        if errors := check_time_configs(new_blocks):
+            raise ValidationFailed(errors)
     await locks.lock_org_of_plant(session, plant_id)  # the lock order: sandbox/locks.py
     # The row lock (SQLite: the write lock BEGIN IMMEDIATE took) makes the If-Match check, the
     # comparison with the stored blocks and the version bump one step: no other write of the
     # plant, a trading update included, can come between them.
     plant = await get_plant(session, plant_id, for_update=True)
     require_if_match(plant, if_match)
-    # Python compares as §4 asks: blocks in order, each field equal, numbers by value (10 ==
-    # 10.0), keys in any order.
-    changed = {field: value for field, value in changes.items() if getattr(plant, field) != value}
+    changed = _changes(plant, patch, new_blocks)
     if not changed:
         return plant
-    if "time_configs" in changed and (
-        errors := check_next_version(plant.config_version, field="timeConfigs")
-    ):
-        raise ValidationFailed(errors)
-    write = cast(plants_repository.PlantChanges, changed)
     if "time_configs" in changed:
-        write["config_version"] = plant.config_version + 1
-    plants_repository.write_plant(plant, write, at=utc_now())
+        if errors := check_next_version(plant.config_version, field="timeConfigs"):
+            raise ValidationFailed(errors)
+        changed["config_version"] = plant.config_version + 1
+    plants_repository.write_plant(plant, changed, at=utc_now())
     await plants_repository.flush(session)
     await plants_repository.refresh_revision(session, plant)
     return plant
+
+
+def _changes(
+    plant: SandboxPlant, patch: SandboxPlantUpdate, new_blocks: list[TimeConfigJson] | None
+) -> plants_repository.PlantChanges:
+    """What `patch` sends that differs from the stored plant. Python compares as §4 asks:
+    blocks in order, each field equal, numbers by value (10 == 10.0), keys in any order."""
+    changed: plants_repository.PlantChanges = {}
+    if patch.name is not MISSING and patch.name != plant.name:
+        changed["name"] = patch.name
+    if patch.description is not MISSING and patch.description != plant.description:
+        changed["description"] = patch.description
+    if patch.fve_peak_power_kwp is not MISSING and (
+        patch.fve_peak_power_kwp != plant.fve_peak_power_kwp
+    ):
+        changed["fve_peak_power_kwp"] = patch.fve_peak_power_kwp
+    if patch.capacity_kwh is not MISSING and patch.capacity_kwh != plant.capacity_kwh:
+        changed["capacity_kwh"] = patch.capacity_kwh
+    if patch.config_enabled is not MISSING and patch.config_enabled != plant.config_enabled:
+        changed["config_enabled"] = patch.config_enabled
+    if patch.plant_with_load is not MISSING and patch.plant_with_load != plant.plant_with_load:
+        changed["plant_with_load"] = patch.plant_with_load
+    if patch.esi_state is not MISSING and patch.esi_state != plant.esi_state:
+        changed["esi_state"] = patch.esi_state
+    if new_blocks is not None and new_blocks != plant.time_configs:
+        changed["time_configs"] = new_blocks
+    return changed
 
 
 @conflicts_retried

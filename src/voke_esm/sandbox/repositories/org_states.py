@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.core.schemas import utc_now
 from voke_esm.sandbox.models import SandboxClient, SandboxOrgState
+from voke_esm.sandbox.tools.schemas import FaultRuleJson
 
 
 async def get_org_state(
@@ -45,7 +45,7 @@ async def set_fault_setup(
     session: AsyncSession,
     state: SandboxOrgState,
     *,
-    rules: list[Any],
+    rules: list[FaultRuleJson],
     token_ttl_seconds: int | None,
 ) -> None:
     state.fault_rules = rules
@@ -54,7 +54,9 @@ async def set_fault_setup(
     await session.flush()
 
 
-async def set_fault_rules(session: AsyncSession, state: SandboxOrgState, rules: list[Any]) -> None:
+async def set_fault_rules(
+    session: AsyncSession, state: SandboxOrgState, rules: list[FaultRuleJson]
+) -> None:
     state.fault_rules = rules
     await session.flush()
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voke_esm.contract.time_configs import TimeConfigJson
 from voke_esm.sandbox.models import SandboxClient, SandboxOrgState, SandboxPlant
 from voke_esm.voke.orgs.models import Org
 
@@ -224,7 +225,7 @@ class PlantChanges(TypedDict, total=False):
     config_enabled: bool
     plant_with_load: bool
     esi_state: str
-    time_configs: list[Any]
+    time_configs: list[TimeConfigJson]
     config_version: int
 
 

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +25,7 @@ from voke_esm.sandbox.repositories import org_states as org_states_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
 from voke_esm.sandbox.tools import faults
 from voke_esm.sandbox.tools import repository as journal_repository
+from voke_esm.sandbox.tools.schemas import FaultRule, SnapshotPlant
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.models import Org
 
@@ -65,7 +65,7 @@ async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, 
 
 @dataclass(frozen=True, slots=True)
 class FaultSetup:
-    rules: list[dict[str, Any]]
+    rules: list[FaultRule]
     token_ttl_seconds: int | None
 
 
@@ -74,24 +74,26 @@ async def get_faults(session: AsyncSession, org_id: uuid.UUID) -> FaultSetup:
     state = await org_states_repository.get_org_state(session, org.id)
     if state is None:
         return FaultSetup([], None)
-    return FaultSetup(list(state.fault_rules), state.token_ttl_seconds)
+    rules = [FaultRule.model_validate(rule) for rule in state.fault_rules]
+    return FaultSetup(rules, state.token_ttl_seconds)
 
 
 async def set_faults(
     session: AsyncSession,
     org_id: uuid.UUID,
     *,
-    rules: list[dict[str, Any]],
+    rules: list[FaultRule],
     token_ttl_seconds: int | None,
 ) -> FaultSetup:
-    if errors := faults.check_rules(rules):
+    stored = [rule.as_json() for rule in rules]
+    if errors := faults.check_rules(stored):
         raise ValidationFailed(errors)
     org = await orgs_service.get_org(session, org_id)
     state = await org_states_repository.get_org_state(session, org.id, for_update=True)
     if state is None:
         raise NeverEnabled()
     await org_states_repository.set_fault_setup(
-        session, state, rules=rules, token_ttl_seconds=token_ttl_seconds
+        session, state, rules=stored, token_ttl_seconds=token_ttl_seconds
     )
     return FaultSetup(list(rules), token_ttl_seconds)
 
@@ -148,7 +150,7 @@ async def snapshot(session: AsyncSession, org_id: uuid.UUID) -> list[SandboxPlan
 
 @conflicts_retried
 async def restore(
-    session: AsyncSession, org_id: uuid.UUID, plants: list[dict[str, Any]]
+    session: AsyncSession, org_id: uuid.UUID, plants: list[SnapshotPlant]
 ) -> list[SandboxPlant]:
     """Make the org's plants exactly those of a snapshot.
 
@@ -169,7 +171,7 @@ async def restore(
     await config_updates_repository.forget_config_updates(
         session, [plant.id for plant in existing.values()]
     )
-    wanted = {fields["external_plant_id"] for fields in plants}
+    wanted = {fields.external_plant_id for fields in plants}
     await plants_repository.delete_plants(
         session, *(plant for key, plant in existing.items() if key not in wanted)
     )
@@ -180,7 +182,7 @@ async def restore(
     new: list[SandboxPlant] = []
     for fields in plants:
         columns = _plant_columns(fields)
-        kept = existing.get(fields["external_plant_id"])
+        kept = existing.get(fields.external_plant_id)
         if kept is None:
             new.append(SandboxPlant(org_id=org.id, client_id=client_id, **columns))
         else:
@@ -215,33 +217,33 @@ async def _client_id_for_new_plants(
     raise NeverEnabled()
 
 
-def _snapshot_errors(plants: list[dict[str, Any]]) -> list[FieldError]:
+def _snapshot_errors(plants: list[SnapshotPlant]) -> list[FieldError]:
     errors: list[FieldError] = []
     seen: set[str] = set()
     for index, fields in enumerate(plants):
         at = f"plants[{index}]"
-        if fields["external_plant_id"] in seen:
+        if fields.external_plant_id in seen:
             errors.append(
                 {"field": f"{at}.externalPlantId", "message": "appears twice in the snapshot"}
             )
-        seen.add(fields["external_plant_id"])
+        seen.add(fields.external_plant_id)
         errors.extend(
             {"field": f"{at}.{error['field']}", "message": error["message"]}
-            for error in check_time_configs(fields["time_configs"])
+            for error in check_time_configs([block.as_json() for block in fields.time_configs])
         )
     return errors
 
 
-def _plant_columns(fields: dict[str, Any]) -> plants_repository.PlantChanges:
+def _plant_columns(plant: SnapshotPlant) -> plants_repository.PlantChanges:
     return {
-        "external_plant_id": fields["external_plant_id"],
-        "name": fields["name"],
-        "description": fields["description"],
-        "fve_peak_power_kwp": fields["fve_peak_power_kwp"],
-        "capacity_kwh": fields["capacity_kwh"],
-        "config_enabled": fields["config_enabled"],
-        "plant_with_load": fields["plant_with_load"],
-        "esi_state": fields["esi_state"],
-        "config_version": fields["version"],
-        "time_configs": fields["time_configs"],
+        "external_plant_id": plant.external_plant_id,
+        "name": plant.name,
+        "description": plant.description,
+        "fve_peak_power_kwp": plant.fve_peak_power_kwp,
+        "capacity_kwh": plant.capacity_kwh,
+        "config_enabled": plant.config_enabled,
+        "plant_with_load": plant.plant_with_load,
+        "esi_state": plant.esi_state,
+        "config_version": plant.version,
+        "time_configs": [block.as_json() for block in plant.time_configs],
     }

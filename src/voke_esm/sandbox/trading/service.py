@@ -9,7 +9,12 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voke_esm.contract.time_configs import TimeConfigBlock, check_next_version, check_time_configs
+from voke_esm.contract.time_configs import (
+    TimeConfigBlock,
+    TimeConfigJson,
+    check_next_version,
+    check_time_configs,
+)
 from voke_esm.core.db import session_scope
 from voke_esm.core.errors import InvalidClient, NotFound
 from voke_esm.core.schemas import FieldError
@@ -108,7 +113,7 @@ async def update_config(
     plant_id: str,
     config_update_req_code: str,
     validate_only: bool,
-    time_configs: list[dict[str, Any]],
+    time_configs: list[TimeConfigJson],
 ) -> dict[str, Any]:
     """Validate, and unless asked only to validate, apply a schedule as a new config version.
 
