@@ -228,9 +228,25 @@ async def session_scope(
             raise
 
 
-async def release_connection(session: AsyncSession) -> None:
-    """End the request's transaction now, before slow outbound work, so that its connection goes
-    back to the pool (on SQLite the pool has one, and the ESM being called may be this process)."""
+async def end_transaction_before_slow_work(session: AsyncSession) -> None:
+    """Commit the work so far and give the connection back, before slow work that needs none.
+
+    The one exception to "a unit of work commits once, at its end" (`get_session`,
+    `session_scope`): no transaction may be held across a wait, because on SQLite the pool has
+    one connection and every transaction holds the write lock (BEGIN IMMEDIATE), so the whole
+    service would queue behind the wait. Where it is used, and why:
+
+    - login and the first SuperAdmin (`voke/auth/service.py`): the user is read, then argon2
+      takes ~90 ms of CPU on a thread (CONTRACT §3);
+    - a trading call's fault rules (`sandbox/trading/deps.py`): the counts the fired rules used
+      up are committed before a latency rule's wait (and before an error ends the call, so that
+      it still counts, CONTRACT §11);
+    - a telemetry snapshot (`sandbox/telemetry/router.py`): read, then published to the broker,
+      which may be slow or away (CONTRACT §8).
+
+    Elsewhere a slow step runs before the unit of work begins (`create_user` hashes first) or
+    on sessions of its own (Voke's ESM client: sync and push take the sessionmaker).
+    """
     await session.commit()
 
 

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from voke_esm.core.config import Settings
-from voke_esm.core.db import release_connection
 from voke_esm.core.deps import SessionDep, SettingsDep
 from voke_esm.core.errors import (
     Conflict,
@@ -60,11 +59,10 @@ def install_sandbox_tools(app: FastAPI) -> None:
 # Journal ------------------------------------------------------------------------------------------
 
 
-async def _recorded(request: Request, session: SessionDep) -> None:
-    """Wait for the calls recorded so far to be written; first let go of the connection, which
-    the writer needs (SQLite has one)."""
+async def _recorded(request: Request) -> None:
+    """Wait for the calls recorded so far to be written. Nothing of the request holds a
+    connection yet (SuperAdmin reads on its own), so the writer can have it (SQLite has one)."""
     recorder: JournalRecorder = request.app.state.journal
-    await release_connection(session)
     await recorder.flush()
 
 
