@@ -28,7 +28,7 @@ from voke_esm.core.metrics import install_metrics
 from voke_esm.core.ratelimit import RateLimiter
 from voke_esm.core.schemas import MessageRead
 from voke_esm.core.security import Keyring
-from voke_esm.sandbox import repository as sandbox_repository
+from voke_esm.sandbox import locks as sandbox_locks
 from voke_esm.sandbox.admin.router import router as esm_admin_router
 from voke_esm.sandbox.repository import trading_callers
 from voke_esm.sandbox.telemetry.publisher import TelemetryPublisher
@@ -135,9 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.plant_reads = PlantReads(app.state.sessionmaker, TradingReadCache())
     app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
     # Deleting an org cascades to its sandbox plants: their rows are locked first (lock order in
-    # sandbox/repository.py). Wired here, whether the sandbox's routes are on or not, since Voke's
+    # sandbox/locks.py). Wired here, whether the sandbox's routes are on or not, since Voke's
     # side never imports the sandbox.
-    app.state.org_deletion_locks = (sandbox_repository.lock_plants_of_org,)
+    app.state.org_deletion_locks = (sandbox_locks.lock_plants_of_org,)
     app.state.esm_clients = EsmClientService(sync_lease_s=settings.trading_sync_lease_s)
     app.state.telemetry_publisher = TelemetryPublisher(
         settings.amqp_url.get_secret_value() if settings.amqp_url else None

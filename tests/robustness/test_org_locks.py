@@ -1,7 +1,7 @@
 """Writers of one org's sandbox plants racing on PostgreSQL: one lock order, no deadlock, no 500.
 
 Reset, snapshot restore, plant creation, PATCH, DELETE, enable and disable of one org all take the
-org's row first (`sandbox.repository.lock_org`), so they queue rather than deadlock; a deadlock that
+org's row first (`sandbox.locks.lock_org`), so they queue rather than deadlock; a deadlock that
 still happens is retried once in a fresh transaction (`db.retry_conflicts`), and one that happens
 again is a 503, never a 500 (CONTRACT §2, §4, §11).
 """

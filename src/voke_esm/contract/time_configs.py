@@ -40,8 +40,16 @@ _HH_MM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
 Number = StrictInt | StrictFloat
 
+# A block as it is stored (the `time_configs` JSON columns) and sent: the wire's own keys, in the
+# wire's order. A TypedDict, as `from` is a Python keyword; `TimeConfigBlock` below is its
+# validating model, and `TimeConfigBlock.as_json()` makes one.
+TimeConfigJson = TypedDict(
+    "TimeConfigJson",
+    {"from": str, "to": str, "pBatMax": float, "pBatMin": float, "socMax": float, "socMin": float},
+)
+
 # The seed's example schedule: the default plant's, and the examples in the API docs.
-SEED_BLOCKS: Final[tuple[dict[str, Any], ...]] = (
+SEED_BLOCKS: Final[tuple[TimeConfigJson, ...]] = (
     {"from": "00:00", "to": "07:00", "pBatMax": 10, "pBatMin": -10, "socMax": 95, "socMin": 20},
     {"from": "07:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 30},
 )
@@ -63,8 +71,15 @@ class TimeConfigBlock(BaseModel):
     socMax: Number = Field(examples=[95], description="maximum state of charge, %")
     socMin: Number = Field(examples=[20], description="minimum state of charge, %")
 
-    def as_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
+    def as_json(self) -> TimeConfigJson:
+        return {
+            "from": self.from_,
+            "to": self.to,
+            "pBatMax": self.pBatMax,
+            "pBatMin": self.pBatMin,
+            "socMax": self.socMax,
+            "socMin": self.socMin,
+        }
 
 
 def minutes_of_day(hh_mm: str) -> int | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
 import logging
 import os
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 import orjson
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
@@ -186,6 +190,64 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
+# Long reads off the event loop ------------------------------------------------------------------
+#
+# On SQLite, statements run on the event loop's thread (see above): right for the microsecond
+# statements of nearly every request, wrong for the few that take tens of milliseconds (the
+# admin list of 10,000 plants builds its JSON in ~60 ms), during which every other request, a
+# trading call's included, waits. Those run on a second, read-only pool of the same file in a
+# worker thread instead: WAL lets a reader run beside the writer, and sqlite3 lets go of the GIL
+# while SQLite works, so the loop goes on serving. PostgreSQL's driver never holds the loop.
+
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_READER_POOL_SIZE = 2
+
+
+def _sqlite_reader(engine: Engine) -> Engine | None:
+    """The read-only pool beside `engine`'s, made on first use; None where there is none to make
+    (PostgreSQL, an in-memory database, a URL with options of its own)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.query:
+        return None
+    if not url.database or url.database == ":memory:":
+        return None
+    reader = _READERS.get(engine)
+    if reader is None:
+        reader = create_sync_engine(
+            url.set(drivername="sqlite+pysqlite"),
+            pool_size=_READER_POOL_SIZE,
+            max_overflow=0,
+            pool_timeout=SQLITE_LOCK_TIMEOUT_S,
+            connect_args={"timeout": SQLITE_LOCK_TIMEOUT_S, "check_same_thread": False},
+            **_JSON_CODEC,
+        )
+
+        @event.listens_for(reader, "connect")
+        def _read_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA query_only = ON")
+
+        # Dies with the engine it reads beside (the app's lifespan disposes that one).
+        event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
+        _READERS[engine] = reader
+    return reader
+
+
+async def scalar_off_loop(session: AsyncSession, statement: Executable) -> Any:
+    """The first column of the first row of a long read-only `statement`, without holding the
+    event loop: on SQLite on a read-only connection in a worker thread (it sees what is
+    committed, so call it before the session writes anything); elsewhere on `session`."""
+    bind = session.get_bind()
+    reader = _sqlite_reader(bind) if isinstance(bind, Engine) else None
+    if reader is None:
+        return await session.scalar(statement)
+
+    def read() -> Any:
+        with reader.connect() as connection:
+            return connection.scalar(statement)
+
+    return await asyncio.to_thread(read)
+
+
 def _create_private_database(path: Path) -> None:
     """The SQLite file and, if missing, its folder, readable by their owner only (0600 / 0700).
 
@@ -228,9 +290,25 @@ async def session_scope(
             raise
 
 
-async def release_connection(session: AsyncSession) -> None:
-    """End the request's transaction now, before slow outbound work, so that its connection goes
-    back to the pool (on SQLite the pool has one, and the ESM being called may be this process)."""
+async def end_transaction_before_slow_work(session: AsyncSession) -> None:
+    """Commit the work so far and give the connection back, before slow work that needs none.
+
+    The one exception to "a unit of work commits once, at its end" (`get_session`,
+    `session_scope`): no transaction may be held across a wait, because on SQLite the pool has
+    one connection and every transaction holds the write lock (BEGIN IMMEDIATE), so the whole
+    service would queue behind the wait. Where it is used, and why:
+
+    - login and the first SuperAdmin (`voke/auth/service.py`): the user is read, then argon2
+      takes ~90 ms of CPU on a thread (CONTRACT §3);
+    - a trading call's fault rules (`sandbox/trading/deps.py`): the counts the fired rules used
+      up are committed before a latency rule's wait (and before an error ends the call, so that
+      it still counts, CONTRACT §11);
+    - a telemetry snapshot (`sandbox/telemetry/router.py`): read, then published to the broker,
+      which may be slow or away (CONTRACT §8).
+
+    Elsewhere a slow step runs before the unit of work begins (`create_user` hashes first) or
+    on sessions of its own (Voke's ESM client: sync and push take the sessionmaker).
+    """
     await session.commit()
 
 

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from voke_esm.core.db import Base, BigInt, Timestamps, UuidPrimaryKey
+from voke_esm.contract.time_configs import TimeConfigJson
+from voke_esm.core.db import Base, BigInt, JsonDocument, Timestamps, UuidPrimaryKey
 from voke_esm.core.schemas import utc_now
+from voke_esm.sandbox.tools.schemas import FaultRuleJson
 
 DEFAULT_ESI_STATE = "PLC_READY"
 
@@ -52,7 +54,7 @@ class SandboxPlant(UuidPrimaryKey, Timestamps, Base):
     config_enabled: Mapped[bool] = mapped_column(default=True)
     plant_with_load: Mapped[bool] = mapped_column(default=True)
     esi_state: Mapped[str] = mapped_column(String(64), default=DEFAULT_ESI_STATE)
-    time_configs: Mapped[list[Any]] = mapped_column(default=list)
+    time_configs: Mapped[list[TimeConfigJson]] = mapped_column(JsonDocument, default=list)
     config_version: Mapped[int] = mapped_column(BigInt, default=1)
     # Bumped by a database trigger on every update of the row (see plants_version above).
     revision: Mapped[int] = mapped_column(BigInteger(), default=1, server_default="1")
@@ -87,7 +89,7 @@ class SandboxOrgState(Base):
     )
     clock_started_at: Mapped[datetime] = mapped_column(default=utc_now)
     clock_offset_minutes: Mapped[float] = mapped_column(default=0.0)
-    fault_rules: Mapped[list[Any]] = mapped_column(default=list)
+    fault_rules: Mapped[list[FaultRuleJson]] = mapped_column(JsonDocument, default=list)
     token_ttl_seconds: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     # When a periodic telemetry round (TELEMETRY_INTERVAL_S) last took the org, on any instance:

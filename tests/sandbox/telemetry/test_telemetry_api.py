@@ -25,7 +25,7 @@ from tests.sandbox.admin.test_admin import org_admin_token
 from voke_esm.app import create_app
 from voke_esm.core.config import Settings
 from voke_esm.core.db import session_scope
-from voke_esm.sandbox import repository as esm_repository
+from voke_esm.sandbox.repositories import org_states as org_states_repository
 
 ADMIN = "/api/v1/voke-esm/admin"
 AMQP_PORT = 5672
@@ -234,7 +234,7 @@ class TestClock:
         limit = 1000 * YEAR_MINUTES
         # As a thousand clock/advance calls of at most a year each would leave it.
         async with session_scope(app.state.sessionmaker) as session:
-            state = await esm_repository.get_org_state(session, uuid.UUID(org.id))
+            state = await org_states_repository.get_org_state(session, uuid.UUID(org.id))
             assert state is not None
             state.clock_offset_minutes = limit - 10
 

@@ -144,9 +144,7 @@ async def create_plant(
     body: SandboxPlantCreate, _: SuperAdmin, session: SessionDep
 ) -> SandboxPlantRead:
     """Create a Voke ESM plant; `clientId` must be bound to an enabled organization."""
-    fields = body.model_dump(exclude={"time_configs"})
-    fields["time_configs"] = [block.as_json() for block in body.time_configs]
-    return SandboxPlantRead.model_validate(await admin_service.create_plant(session, fields))
+    return SandboxPlantRead.model_validate(await admin_service.create_plant(session, body))
 
 
 @router.patch(
@@ -164,10 +162,7 @@ async def update_plant(
 ) -> SandboxPlantRead:
     """Update a Voke ESM plant; `timeConfigs` other than the stored ones are a new config
     version, and a PATCH that changes nothing changes nothing (not even `updatedAt`)."""
-    changes = body.model_dump(exclude_unset=True, exclude={"time_configs"})
-    if body.time_configs is not None:
-        changes["time_configs"] = [block.as_json() for block in body.time_configs]
-    plant = await admin_service.update_plant(session, id, changes, if_match=if_match)
+    plant = await admin_service.update_plant(session, id, body, if_match=if_match)
     response.headers["ETag"] = admin_service.plant_etag(plant)
     return SandboxPlantRead.model_validate(plant)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, cast
 
-from pydantic import ConfigDict, Field
+from pydantic import MISSING, ConfigDict, Field
 
 from voke_esm.contract.time_configs import SEED_BLOCKS, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
@@ -103,15 +103,17 @@ class SandboxPlantCreate(StrictBody):
     )
 
 
+# A PATCH: what is left out stays as stored (CONTRACT §4). A field that is sent is never null
+# (`description` aside): `MISSING` stands for "not sent" and does not appear in the JSON schema.
 class SandboxPlantUpdate(StrictBody):
-    name: str = Field(default=None, min_length=1, max_length=255)  # type: ignore[assignment]
-    description: str | None = Field(default=None, max_length=10_000)
-    fve_peak_power_kwp: Quantity = None  # type: ignore[assignment]
-    capacity_kwh: Quantity = None  # type: ignore[assignment]
-    config_enabled: bool = Field(default=None, strict=True)  # type: ignore[assignment]
-    plant_with_load: bool = Field(default=None, strict=True)  # type: ignore[assignment]
-    esi_state: str = Field(default=None, min_length=1, max_length=64)  # type: ignore[assignment]
-    time_configs: list[TimeConfigBlock] = Field(default=None, max_length=10_000)  # type: ignore[arg-type]
+    name: str | MISSING = Field(default=MISSING, min_length=1, max_length=255)
+    description: str | MISSING | None = Field(default=MISSING, max_length=10_000)
+    fve_peak_power_kwp: Quantity | MISSING = MISSING
+    capacity_kwh: Quantity | MISSING = MISSING
+    config_enabled: bool | MISSING = Field(default=MISSING, strict=True)
+    plant_with_load: bool | MISSING = Field(default=MISSING, strict=True)
+    esi_state: str | MISSING = Field(default=MISSING, min_length=1, max_length=64)
+    time_configs: list[TimeConfigBlock] | MISSING = Field(default=MISSING, max_length=10_000)
 
 
 class SandboxPlantRead(CamelModel):

@@ -5,18 +5,27 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
+from pydantic import MISSING
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.contract.time_configs import SEED_BLOCKS, check_next_version, check_time_configs
+from voke_esm.contract.time_configs import (
+    SEED_BLOCKS,
+    TimeConfigJson,
+    check_next_version,
+    check_time_configs,
+)
 from voke_esm.core.db import conflicts_retried
 from voke_esm.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from voke_esm.core.schemas import FieldError, utc_now
 from voke_esm.core.security import Keyring, new_client_id, new_client_secret
-from voke_esm.sandbox import repository
+from voke_esm.sandbox import locks
+from voke_esm.sandbox.admin.schemas import SandboxPlantCreate, SandboxPlantUpdate
 from voke_esm.sandbox.models import SandboxClient, SandboxPlant
+from voke_esm.sandbox.repositories import clients as clients_repository
+from voke_esm.sandbox.repositories import org_states as org_states_repository
+from voke_esm.sandbox.repositories import plants as plants_repository
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.models import Org
 
@@ -61,14 +70,14 @@ async def enable(
 ) -> IssuedCredentials:
     """Fresh credentials on every call; the old ones and their tokens die in the same commit."""
     # The org row lock serializes enable and disable of one org (the lock order:
-    # sandbox/repository.py).
-    await repository.lock_org(session, org_id)
+    # sandbox/locks.py).
+    await locks.lock_org(session, org_id)
     org = await orgs_service.get_org(session, org_id)
-    await repository.lock_plants_of_org(session, org.id)  # step 2, before the client row
+    await locks.lock_plants_of_org(session, org.id)  # step 2, before the client row
     client_id, client_secret = new_client_id(), new_client_secret()
     now = utc_now()
-    await repository.delete_clients_for_org(session, org.id)
-    await repository.add_client(
+    await clients_repository.delete_clients_for_org(session, org.id)
+    await clients_repository.add_client(
         session,
         SandboxClient(
             client_id=client_id,
@@ -77,10 +86,10 @@ async def enable(
             enabled_at=now,
         ),
     )
-    await repository.rebind_plants(session, org.id, client_id)
-    await repository.start_clock_once(session, org.id, now)  # at the first enable (§11)
-    if await repository.count_plants_for_org(session, org.id) == 0:
-        await repository.add_plant(session, default_plant(org, client_id))
+    await plants_repository.rebind_plants(session, org.id, client_id)
+    await org_states_repository.start_clock_once(session, org.id, now)  # at the first enable (§11)
+    if await plants_repository.count_plants_for_org(session, org.id) == 0:
+        await plants_repository.add_plants(session, default_plant(org, client_id))
     await orgs_service.set_partner_credentials(
         session,
         keyring,
@@ -96,18 +105,18 @@ async def enable(
 @conflicts_retried
 async def disable(session: AsyncSession, org_id: uuid.UUID) -> Org:
     """Revoke the credentials; the org's plants stay and move to the next clientId on re-enable."""
-    await repository.lock_org(session, org_id)  # the lock order: sandbox/repository.py
+    await locks.lock_org(session, org_id)  # the lock order: sandbox/locks.py
     org = await orgs_service.get_org(session, org_id)
-    await repository.delete_clients_for_org(session, org.id)
+    await clients_repository.delete_clients_for_org(session, org.id)
     await orgs_service.clear_partner_credentials(session, org.id)
     return org
 
 
 async def status(session: AsyncSession, org_id: uuid.UUID, *, esm_api_url: str) -> SandboxStatus:
     org = await orgs_service.get_org(session, org_id)
-    client = await repository.get_client_for_org(session, org.id)
+    client = await clients_repository.get_client_for_org(session, org.id)
     return SandboxStatus(
-        org, client, esm_api_url, await repository.count_plants_for_org(session, org.id)
+        org, client, esm_api_url, await plants_repository.count_plants_for_org(session, org.id)
     )
 
 
@@ -121,7 +130,7 @@ def default_plant(org: Org, client_id: str) -> SandboxPlant:
         description="Battery storage + PV (created when Voke ESM was enabled)",
         fve_peak_power_kwp=120.0,
         capacity_kwh=200.0,
-        time_configs=[dict(block) for block in SEED_BLOCKS],
+        time_configs=[block.copy() for block in SEED_BLOCKS],
     )
 
 
@@ -136,7 +145,7 @@ async def plant_list_json(
     limit: int | None,
     offset: int,
 ) -> str:
-    return await repository.plant_list_json(
+    return await plants_repository.plant_list_json(
         session, client_id=client_id, org_id=org_id, limit=limit, offset=offset
     )
 
@@ -144,17 +153,18 @@ async def plant_list_json(
 async def get_plant(
     session: AsyncSession, plant_id: uuid.UUID, *, for_update: bool = False
 ) -> SandboxPlant:
-    plant = await repository.get_plant(session, plant_id, for_update=for_update)
+    plant = await plants_repository.get_plant(session, plant_id, for_update=for_update)
     if plant is None:
         raise SandboxPlantNotFound()
     return plant
 
 
 @conflicts_retried
-async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> SandboxPlant:
-    errors: list[FieldError] = check_time_configs(fields["time_configs"])
-    await repository.lock_org_of_client(session, fields["client_id"])  # the lock order
-    client = await repository.get_client(session, fields["client_id"])
+async def create_plant(session: AsyncSession, new: SandboxPlantCreate) -> SandboxPlant:
+    time_configs = [block.as_json() for block in new.time_configs]
+    errors: list[FieldError] = check_time_configs(time_configs)
+    await locks.lock_org_of_client(session, new.client_id)  # the lock order
+    client = await clients_repository.get_client(session, new.client_id)
     if client is None:
         errors.insert(
             0, {"field": "clientId", "message": "is not bound to an enabled organization"}
@@ -162,10 +172,24 @@ async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> Sandbox
     if errors:
         raise ValidationFailed(errors, "Validation error or unbound clientId")
     assert client is not None
-    plant = SandboxPlant(org_id=client.org_id, config_version=1, **fields)
+    plant = SandboxPlant(
+        org_id=client.org_id,
+        client_id=new.client_id,
+        external_plant_id=new.external_plant_id,
+        name=new.name,
+        description=new.description,
+        fve_peak_power_kwp=new.fve_peak_power_kwp,
+        capacity_kwh=new.capacity_kwh,
+        config_enabled=new.config_enabled,
+        plant_with_load=new.plant_with_load,
+        esi_state=new.esi_state,
+        time_configs=time_configs,
+        config_version=1,
+    )
     try:
         async with session.begin_nested():
-            return await repository.add_plant(session, plant)
+            await plants_repository.add_plants(session, plant)
+        return plant
     except IntegrityError:
         raise ExternalPlantIdTaken() from None
 
@@ -174,51 +198,75 @@ async def create_plant(session: AsyncSession, fields: dict[str, Any]) -> Sandbox
 async def update_plant(
     session: AsyncSession,
     plant_id: uuid.UUID,
-    changes: dict[str, Any],
+    patch: SandboxPlantUpdate,
     *,
     if_match: str | None = None,
 ) -> SandboxPlant:
-    """Apply `changes`; only those that differ from what is stored count (CONTRACT §4).
+    """Apply the fields `patch` carries; only those that differ from what is stored count
+    (CONTRACT §4).
 
     New `timeConfigs` are a new config version; the same blocks again are not, and a PATCH
     that changes nothing leaves `updatedAt`, and so the ETag, alone.
     """
-    new_blocks = changes.get("time_configs")
-    if new_blocks is not None and (errors := check_time_configs(new_blocks)):
-        raise ValidationFailed(errors)
-    await repository.lock_org_of_plant(session, plant_id)  # the lock order: sandbox/repository.py
+    new_blocks = None
+    if patch.time_configs is not MISSING:
+        new_blocks = [block.as_json() for block in patch.time_configs]
+        if errors := check_time_configs(new_blocks):
+            raise ValidationFailed(errors)
+    await locks.lock_org_of_plant(session, plant_id)  # the lock order: sandbox/locks.py
     # The row lock (SQLite: the write lock BEGIN IMMEDIATE took) makes the If-Match check, the
     # comparison with the stored blocks and the version bump one step: no other write of the
     # plant, a trading update included, can come between them.
     plant = await get_plant(session, plant_id, for_update=True)
     require_if_match(plant, if_match)
-    # Python compares as §4 asks: blocks in order, each field equal, numbers by value (10 ==
-    # 10.0), keys in any order.
-    changed = {field: value for field, value in changes.items() if getattr(plant, field) != value}
+    changed = _changes(plant, patch, new_blocks)
     if not changed:
         return plant
-    if "time_configs" in changed and (
-        errors := check_next_version(plant.config_version, field="timeConfigs")
-    ):
-        raise ValidationFailed(errors)
-    for field, value in changed.items():
-        setattr(plant, field, value)
     if "time_configs" in changed:
-        plant.config_version += 1
-    plant.updated_at = utc_now()
-    await repository.flush(session)
-    await repository.refresh_plant_revision(session, plant)
+        if errors := check_next_version(plant.config_version, field="timeConfigs"):
+            raise ValidationFailed(errors)
+        changed["config_version"] = plant.config_version + 1
+    plants_repository.write_plant(plant, changed, at=utc_now())
+    await plants_repository.flush(session)
+    await plants_repository.refresh_revision(session, plant)
     return plant
+
+
+def _changes(
+    plant: SandboxPlant, patch: SandboxPlantUpdate, new_blocks: list[TimeConfigJson] | None
+) -> plants_repository.PlantChanges:
+    """What `patch` sends that differs from the stored plant. Python compares as §4 asks:
+    blocks in order, each field equal, numbers by value (10 == 10.0), keys in any order."""
+    changed: plants_repository.PlantChanges = {}
+    if patch.name is not MISSING and patch.name != plant.name:
+        changed["name"] = patch.name
+    if patch.description is not MISSING and patch.description != plant.description:
+        changed["description"] = patch.description
+    if patch.fve_peak_power_kwp is not MISSING and (
+        patch.fve_peak_power_kwp != plant.fve_peak_power_kwp
+    ):
+        changed["fve_peak_power_kwp"] = patch.fve_peak_power_kwp
+    if patch.capacity_kwh is not MISSING and patch.capacity_kwh != plant.capacity_kwh:
+        changed["capacity_kwh"] = patch.capacity_kwh
+    if patch.config_enabled is not MISSING and patch.config_enabled != plant.config_enabled:
+        changed["config_enabled"] = patch.config_enabled
+    if patch.plant_with_load is not MISSING and patch.plant_with_load != plant.plant_with_load:
+        changed["plant_with_load"] = patch.plant_with_load
+    if patch.esi_state is not MISSING and patch.esi_state != plant.esi_state:
+        changed["esi_state"] = patch.esi_state
+    if new_blocks is not None and new_blocks != plant.time_configs:
+        changed["time_configs"] = new_blocks
+    return changed
 
 
 @conflicts_retried
 async def delete_plant(
     session: AsyncSession, plant_id: uuid.UUID, *, if_match: str | None = None
 ) -> None:
-    await repository.lock_org_of_plant(session, plant_id)  # the lock order: sandbox/repository.py
+    await locks.lock_org_of_plant(session, plant_id)  # the lock order: sandbox/locks.py
     plant = await get_plant(session, plant_id, for_update=if_match is not None)
     require_if_match(plant, if_match)
-    await repository.delete_plant(session, plant)
+    await plants_repository.delete_plants(session, plant)
 
 
 # Lost updates (CONTRACT §4) ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from voke_esm.core.db import release_connection
+from voke_esm.core.db import end_transaction_before_slow_work
 from voke_esm.core.deps import SessionDep
 from voke_esm.core.errors import (
     Conflict,
@@ -76,7 +76,7 @@ async def take_telemetry(
 ) -> TelemetryRead:
     """Take a telemetry snapshot of the plant now; publish it when AMQP_URL is set."""
     telemetry = await telemetry_service.take_snapshot(session, id)
-    await release_connection(session)  # publishing may wait on the broker: not with a DB lock
+    await end_transaction_before_slow_work(session)  # publishing may wait on the broker
     outcome = await telemetry_service.publish(publisher, telemetry)
     return TelemetryRead(
         **telemetry.snapshot.model_dump(),

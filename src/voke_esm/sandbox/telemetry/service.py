@@ -14,10 +14,10 @@ from voke_esm.contract.time_configs import TimeConfigBlock
 from voke_esm.core.db import session_scope
 from voke_esm.core.errors import Conflict, ValidationFailed
 from voke_esm.core.schemas import utc_now
-from voke_esm.sandbox import repository as esm_repository
 from voke_esm.sandbox.admin import service as admin_service
 from voke_esm.sandbox.models import SandboxOrgState, SandboxPlant
-from voke_esm.sandbox.telemetry import repository
+from voke_esm.sandbox.repositories import org_states as org_states_repository
+from voke_esm.sandbox.repositories import plants as plants_repository
 from voke_esm.sandbox.telemetry.publisher import PublishOutcome, TelemetryPublisher, routing_key
 from voke_esm.sandbox.telemetry.schemas import (
     MAX_OFFSET_MINUTES,
@@ -66,7 +66,7 @@ def simulated_now(state: SandboxOrgState, real_now: datetime) -> datetime:
 
 async def read_clock(session: AsyncSession, org_id: uuid.UUID) -> OrgClock:
     org = await orgs_service.get_org(session, org_id)
-    state = await esm_repository.get_org_state(session, org.id)
+    state = await org_states_repository.get_org_state(session, org.id)
     if state is None:
         raise ClockNotStarted()
     return _clock(state)
@@ -75,15 +75,13 @@ async def read_clock(session: AsyncSession, org_id: uuid.UUID) -> OrgClock:
 async def advance_clock(session: AsyncSession, org_id: uuid.UUID, minutes: float) -> OrgClock:
     org = await orgs_service.get_org(session, org_id)
     # Under the row lock two concurrent advances add up rather than one overwriting the other.
-    state = await repository.get_org_state_for_update(session, org.id)
+    state = await org_states_repository.get_org_state(session, org.id, for_update=True)
     if state is None:
         raise ClockNotStarted()
     if state.clock_offset_minutes + minutes > MAX_OFFSET_MINUTES:
         message = f"would move the clock more than {MAX_OFFSET_YEARS} years ahead of real time"
         raise ValidationFailed([{"field": "minutes", "message": message}])
-    state.clock_offset_minutes += minutes
-    state.updated_at = utc_now()
-    await repository.flush(session)
+    await org_states_repository.advance_clock(session, state, minutes)
     return _clock(state)
 
 
@@ -102,7 +100,7 @@ def _clock(state: SandboxOrgState) -> OrgClock:
 async def take_snapshot(session: AsyncSession, plant_id: uuid.UUID) -> PlantTelemetry:
     plant = await admin_service.get_plant(session, plant_id)
     org = await orgs_service.get_org(session, plant.org_id)
-    state = await esm_repository.get_org_state(session, org.id)
+    state = await org_states_repository.get_org_state(session, org.id)
     if state is None:
         raise ClockNotStarted()
     return snapshot_of(plant, org.slug, state, utc_now())
@@ -143,12 +141,12 @@ async def snapshots_of_this_round(session: AsyncSession, interval_s: float) -> l
     """The snapshots of the enabled orgs this periodic round takes (see claim_telemetry_round)."""
     now = utc_now()
     since = now - timedelta(seconds=interval_s * _ROUND_LEASE_SHARE)
-    claimed = await repository.claim_telemetry_round(session, now, unless_since=since)
+    claimed = await org_states_repository.claim_telemetry_round(session, now, unless_since=since)
     if not claimed:
         return []
     return [
         snapshot_of(plant, org.slug, state, now)
-        for plant, org, state in await repository.plants_of_enabled_orgs(session, claimed)
+        for plant, org, state in await plants_repository.plants_of_enabled_orgs(session, claimed)
     ]
 
 

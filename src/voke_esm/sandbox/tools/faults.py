@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from voke_esm.core.errors import AppError
 from voke_esm.core.schemas import FieldError
+from voke_esm.sandbox.tools.schemas import FaultRuleJson
 
 ERROR_STATUSES = range(400, 600)
 TERMINAL_KINDS = frozenset({"error", "drop"})
@@ -67,7 +68,7 @@ class FiredRule:
 @dataclass(frozen=True, slots=True)
 class Draw:
     fired: list[FiredRule]
-    rules: list[dict[str, Any]]  # the rules after this draw: counts used up
+    rules: list[FaultRuleJson]  # the rules after this draw: counts used up
     counts_changed: bool
 
 
@@ -97,12 +98,12 @@ def any_apply(rules: Sequence[Mapping[str, Any]], endpoint: str) -> bool:
 
 
 def draw(
-    rules: Sequence[Mapping[str, Any]],
+    rules: Sequence[FaultRuleJson],
     endpoint: str,
     chance: Callable[[], float] = random.random,
 ) -> Draw:
     fired: list[FiredRule] = []
-    after = [dict(rule) for rule in rules]
+    after = [rule.copy() for rule in rules]
     changed = False
     for index, rule in enumerate(after):
         if not applies(rule, endpoint):
@@ -110,8 +111,8 @@ def draw(
         # probability 1 always fires and 0 never does: random() is in [0, 1).
         if chance() >= rule["probability"]:
             continue
-        if rule["count"] is not None:
-            rule["count"] -= 1
+        if (count := rule["count"]) is not None:
+            rule["count"] = count - 1
             changed = True
         fired.append(
             FiredRule(

@@ -1,4 +1,4 @@
-"""Every query of the sandbox tools: the journal, the org's tool state, plants by org."""
+"""Every query on voke_esm_journal (CONTRACT §11): the journal of trading calls."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.sandbox.models import ConfigUpdateRecord, JournalEntry, SandboxOrgState, SandboxPlant
+from voke_esm.sandbox.models import JournalEntry
 from voke_esm.voke.orgs.models import Org
 
 # Journal ------------------------------------------------------------------------------------------
@@ -85,53 +85,3 @@ async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> int:
         .execution_options(synchronize_session=False)
     )
     return count or 0
-
-
-# Org tool state -----------------------------------------------------------------------------------
-
-
-async def get_org_state(
-    session: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False
-) -> SandboxOrgState | None:
-    query = select(SandboxOrgState).where(SandboxOrgState.org_id == org_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
-
-
-async def flush(session: AsyncSession) -> None:
-    await session.flush()
-
-
-# Plants -------------------------------------------------------------------------------------------
-
-
-async def plants_of_org(
-    session: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False
-) -> Sequence[SandboxPlant]:
-    query = (
-        select(SandboxPlant)
-        .where(SandboxPlant.org_id == org_id)
-        .order_by(SandboxPlant.external_plant_id)
-    )
-    if for_update:
-        query = query.with_for_update()
-    return (await session.scalars(query)).all()
-
-
-async def add_plant(session: AsyncSession, plant: SandboxPlant) -> None:
-    session.add(plant)
-
-
-async def delete_plant(session: AsyncSession, plant: SandboxPlant) -> None:
-    await session.delete(plant)
-
-
-async def forget_config_updates(session: AsyncSession, plant_ids: Sequence[uuid.UUID]) -> None:
-    """Drop the remembered answers of these plants' `configUpdateReqCode`s."""
-    if plant_ids:
-        await session.execute(
-            delete(ConfigUpdateRecord)
-            .where(ConfigUpdateRecord.plant_id.in_(plant_ids))
-            .execution_options(synchronize_session=False)
-        )

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from voke_esm.core.config import Settings
-from voke_esm.core.db import release_connection
 from voke_esm.core.deps import SessionDep, SettingsDep
 from voke_esm.core.errors import (
     Conflict,
@@ -25,7 +24,6 @@ from voke_esm.sandbox.models import SandboxPlant
 from voke_esm.sandbox.tools import service as tools_service
 from voke_esm.sandbox.tools.journal import DropConnections, JournalRecorder, TradingJournal
 from voke_esm.sandbox.tools.schemas import (
-    FaultRule,
     FaultsRead,
     FaultsWrite,
     JournalEntryRead,
@@ -61,11 +59,10 @@ def install_sandbox_tools(app: FastAPI) -> None:
 # Journal ------------------------------------------------------------------------------------------
 
 
-async def _recorded(request: Request, session: SessionDep) -> None:
-    """Wait for the calls recorded so far to be written; first let go of the connection, which
-    the writer needs (SQLite has one)."""
+async def _recorded(request: Request) -> None:
+    """Wait for the calls recorded so far to be written. Nothing of the request holds a
+    connection yet (SuperAdmin reads on its own), so the writer can have it (SQLite has one)."""
     recorder: JournalRecorder = request.app.state.journal
-    await release_connection(session)
     await recorder.flush()
 
 
@@ -106,7 +103,7 @@ async def delete_journal(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep)
 
 def _faults_read(setup: tools_service.FaultSetup) -> FaultsRead:
     return FaultsRead(
-        rules=[FaultRule.model_validate(rule) for rule in setup.rules],
+        rules=setup.rules,
         token_ttl_seconds=setup.token_ttl_seconds,
     )
 
@@ -125,7 +122,7 @@ async def put_faults(
     setup = await tools_service.set_faults(
         session,
         org_id,
-        rules=[rule.model_dump(by_alias=True) for rule in body.rules],
+        rules=body.rules,
         token_ttl_seconds=body.token_ttl_seconds,
     )
     return _faults_read(setup)
@@ -175,14 +172,7 @@ async def put_snapshot(
     org_id: OrgIdQuery, body: Snapshot, _: SuperAdmin, session: SessionDep
 ) -> Snapshot:
     """Restore a snapshot: the org's plants become exactly those of the document."""
-    plants = [
-        {
-            **plant.model_dump(exclude={"time_configs"}),
-            "time_configs": [block.as_json() for block in plant.time_configs],
-        }
-        for plant in body.plants
-    ]
-    return _snapshot(await tools_service.restore(session, org_id, plants))
+    return _snapshot(await tools_service.restore(session, org_id, body.plants))
 
 
 @router.post("/reset", response_model=MessageRead)

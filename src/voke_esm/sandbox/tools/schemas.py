@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, TypedDict, cast
 
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
@@ -57,6 +57,18 @@ class JournalEntryRead(CamelModel):
 # Faults ------------------------------------------------------------------------------------------
 
 
+# A rule as the org's state stores it (and the trading guard reads it, CONTRACT §11): every
+# key present, the wire's names. A TypedDict, as `FaultRule.as_json()` makes it.
+class FaultRuleJson(TypedDict):
+    endpoint: str
+    kind: str
+    status: int | None
+    latencyMs: float | None
+    jitterMs: float | None
+    probability: float
+    count: int | None
+
+
 class FaultRule(StrictBody):
     """One rule. `status` serves kind `error`; `latencyMs` and `jitterMs` serve kind `latency`."""
 
@@ -76,6 +88,17 @@ class FaultRule(StrictBody):
         default=None,
         description="how many more times the rule fires; null: unlimited, 0: spent",
     )
+
+    def as_json(self) -> FaultRuleJson:
+        return {
+            "endpoint": self.endpoint,
+            "kind": self.kind,
+            "status": self.status,
+            "latencyMs": self.latency_ms,
+            "jitterMs": self.jitter_ms,
+            "probability": self.probability,
+            "count": self.count,
+        }
 
 
 class FaultsWrite(StrictBody):

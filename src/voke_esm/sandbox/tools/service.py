@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +16,16 @@ from voke_esm.contract.time_configs import check_time_configs
 from voke_esm.core.db import conflicts_retried
 from voke_esm.core.errors import Conflict, ValidationFailed
 from voke_esm.core.schemas import FieldError, utc_now
-from voke_esm.sandbox import repository as esm_repository
+from voke_esm.sandbox import locks
 from voke_esm.sandbox.admin import service as admin_service
 from voke_esm.sandbox.models import JournalEntry, SandboxPlant
-from voke_esm.sandbox.tools import faults, repository
+from voke_esm.sandbox.repositories import clients as clients_repository
+from voke_esm.sandbox.repositories import config_updates as config_updates_repository
+from voke_esm.sandbox.repositories import org_states as org_states_repository
+from voke_esm.sandbox.repositories import plants as plants_repository
+from voke_esm.sandbox.tools import faults
+from voke_esm.sandbox.tools import repository as journal_repository
+from voke_esm.sandbox.tools.schemas import FaultRule, SnapshotPlant
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.models import Org
 
@@ -47,12 +52,12 @@ async def journal(
     are between their insert and their trim."""
     await orgs_service.get_org(session, org_id)
     capped = min(limit or journal_max, journal_max)
-    return await repository.list_journal(session, org_id, since=since, limit=capped)
+    return await journal_repository.list_journal(session, org_id, since=since, limit=capped)
 
 
 async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, int]:
     org = await orgs_service.get_org(session, org_id)
-    return org, await repository.clear_journal(session, org.id)
+    return org, await journal_repository.clear_journal(session, org.id)
 
 
 # Faults and token lifetime ---------------------------------------------------------------------
@@ -60,46 +65,46 @@ async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, 
 
 @dataclass(frozen=True, slots=True)
 class FaultSetup:
-    rules: list[dict[str, Any]]
+    rules: list[FaultRule]
     token_ttl_seconds: int | None
 
 
 async def get_faults(session: AsyncSession, org_id: uuid.UUID) -> FaultSetup:
     org = await orgs_service.get_org(session, org_id)
-    state = await repository.get_org_state(session, org.id)
+    state = await org_states_repository.get_org_state(session, org.id)
     if state is None:
         return FaultSetup([], None)
-    return FaultSetup(list(state.fault_rules), state.token_ttl_seconds)
+    rules = [FaultRule.model_validate(rule) for rule in state.fault_rules]
+    return FaultSetup(rules, state.token_ttl_seconds)
 
 
 async def set_faults(
     session: AsyncSession,
     org_id: uuid.UUID,
     *,
-    rules: list[dict[str, Any]],
+    rules: list[FaultRule],
     token_ttl_seconds: int | None,
 ) -> FaultSetup:
-    if errors := faults.check_rules(rules):
+    stored = [rule.as_json() for rule in rules]
+    if errors := faults.check_rules(stored):
         raise ValidationFailed(errors)
     org = await orgs_service.get_org(session, org_id)
-    state = await repository.get_org_state(session, org.id, for_update=True)
+    state = await org_states_repository.get_org_state(session, org.id, for_update=True)
     if state is None:
         raise NeverEnabled()
-    state.fault_rules = rules
-    state.token_ttl_seconds = token_ttl_seconds
-    state.updated_at = utc_now()
-    await repository.flush(session)
+    await org_states_repository.set_fault_setup(
+        session, state, rules=stored, token_ttl_seconds=token_ttl_seconds
+    )
     return FaultSetup(list(rules), token_ttl_seconds)
 
 
 async def clear_faults(session: AsyncSession, org_id: uuid.UUID) -> Org:
     org = await orgs_service.get_org(session, org_id)
-    state = await repository.get_org_state(session, org.id, for_update=True)
+    state = await org_states_repository.get_org_state(session, org.id, for_update=True)
     if state is not None:
-        state.fault_rules = []
-        state.token_ttl_seconds = None
-        state.updated_at = utc_now()
-        await repository.flush(session)
+        await org_states_repository.set_fault_setup(
+            session, state, rules=[], token_ttl_seconds=None
+        )
     return org
 
 
@@ -117,19 +122,18 @@ async def draw_faults(session: AsyncSession, org_id: uuid.UUID, endpoint: str) -
     Most calls read one row and write nothing. Only when a rule with a count could fire is the
     row read again under a lock, so that concurrent calls never fire a counted rule too often.
     """
-    state = await repository.get_org_state(session, org_id)
+    state = await org_states_repository.get_org_state(session, org_id)
     if state is None:
         return CallFaults([], None)
     candidates = [rule for rule in state.fault_rules if faults.applies(rule, endpoint)]
     if not candidates:
         return CallFaults([], state.token_ttl_seconds)
     if any(rule["count"] is not None for rule in candidates):
-        locked = await repository.get_org_state(session, org_id, for_update=True)
+        locked = await org_states_repository.get_org_state(session, org_id, for_update=True)
         state = locked or state
     drawn = faults.draw(state.fault_rules, endpoint)
     if drawn.counts_changed:
-        state.fault_rules = drawn.rules
-        await repository.flush(session)
+        await org_states_repository.set_fault_rules(session, state, drawn.rules)
     return CallFaults(drawn.fired, state.token_ttl_seconds)
 
 
@@ -140,13 +144,13 @@ async def snapshot(session: AsyncSession, org_id: uuid.UUID) -> list[SandboxPlan
     """The org's plants in a fixed order (by externalPlantId, compared as Python compares text,
     whatever the database's collation), so that one state always gives one document."""
     org = await orgs_service.get_org(session, org_id)
-    plants = await repository.plants_of_org(session, org.id)
+    plants = await plants_repository.plants_of_org(session, org.id)
     return sorted(plants, key=lambda plant: plant.external_plant_id)
 
 
 @conflicts_retried
 async def restore(
-    session: AsyncSession, org_id: uuid.UUID, plants: list[dict[str, Any]]
+    session: AsyncSession, org_id: uuid.UUID, plants: list[SnapshotPlant]
 ) -> list[SandboxPlant]:
     """Make the org's plants exactly those of a snapshot.
 
@@ -158,50 +162,45 @@ async def restore(
     errors = _snapshot_errors(plants)
     if errors:
         raise ValidationFailed(errors)
-    await esm_repository.lock_org(session, org_id)  # the lock order: sandbox/repository.py
+    await locks.lock_org(session, org_id)  # the lock order: sandbox/locks.py
     org = await orgs_service.get_org(session, org_id)
     existing = {
         plant.external_plant_id: plant
-        for plant in await repository.plants_of_org(session, org.id, for_update=True)
+        for plant in await plants_repository.plants_of_org(session, org.id, for_update=True)
     }
-    await repository.forget_config_updates(session, [plant.id for plant in existing.values()])
-    wanted = {fields["external_plant_id"] for fields in plants}
-    for external_plant_id, plant in existing.items():
-        if external_plant_id not in wanted:
-            await repository.delete_plant(session, plant)
-    await repository.flush(session)
+    await config_updates_repository.forget_config_updates(
+        session, [plant.id for plant in existing.values()]
+    )
+    wanted = {fields.external_plant_id for fields in plants}
+    await plants_repository.delete_plants(
+        session, *(plant for key, plant in existing.items() if key not in wanted)
+    )
     client_id = ""
     if wanted - existing.keys():
         client_id = await _client_id_for_new_plants(session, org, existing.values())
     now = utc_now()
+    new: list[SandboxPlant] = []
     for fields in plants:
         columns = _plant_columns(fields)
-        kept = existing.get(fields["external_plant_id"])
+        kept = existing.get(fields.external_plant_id)
         if kept is None:
-            await repository.add_plant(
-                session, SandboxPlant(org_id=org.id, client_id=client_id, **columns)
-            )
-            continue
-        for name, value in columns.items():
-            setattr(kept, name, value)
-        kept.updated_at = now
-    await repository.flush(session)
+            new.append(SandboxPlant(org_id=org.id, client_id=client_id, **columns))
+        else:
+            plants_repository.write_plant(kept, columns, at=now)
+    await plants_repository.add_plants(session, *new)  # one flush writes the kept ones too
     return await snapshot(session, org.id)
 
 
 @conflicts_retried
 async def reset(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, SandboxPlant]:
     """Delete the org's plants and create the default one, as enabling does for a new org."""
-    await esm_repository.lock_org(session, org_id)  # the lock order: sandbox/repository.py
+    await locks.lock_org(session, org_id)  # the lock order: sandbox/locks.py
     org = await orgs_service.get_org(session, org_id)
-    plants = await repository.plants_of_org(session, org.id, for_update=True)
+    plants = await plants_repository.plants_of_org(session, org.id, for_update=True)
     client_id = await _client_id_for_new_plants(session, org, plants)
-    for plant in plants:
-        await repository.delete_plant(session, plant)
-    await repository.flush(session)
+    await plants_repository.delete_plants(session, *plants)
     default = admin_service.default_plant(org, client_id)
-    await repository.add_plant(session, default)
-    await repository.flush(session)
+    await plants_repository.add_plants(session, default)
     return org, default
 
 
@@ -210,7 +209,7 @@ async def _client_id_for_new_plants(
 ) -> str:
     """The org's current clientId; while it is disabled, the one its kept plants carry (enabling
     rebinds every plant of the org anyway)."""
-    client = await esm_repository.get_client_for_org(session, org.id)
+    client = await clients_repository.get_client_for_org(session, org.id)
     if client is not None:
         return client.client_id
     for plant in plants:
@@ -218,33 +217,33 @@ async def _client_id_for_new_plants(
     raise NeverEnabled()
 
 
-def _snapshot_errors(plants: list[dict[str, Any]]) -> list[FieldError]:
+def _snapshot_errors(plants: list[SnapshotPlant]) -> list[FieldError]:
     errors: list[FieldError] = []
     seen: set[str] = set()
     for index, fields in enumerate(plants):
         at = f"plants[{index}]"
-        if fields["external_plant_id"] in seen:
+        if fields.external_plant_id in seen:
             errors.append(
                 {"field": f"{at}.externalPlantId", "message": "appears twice in the snapshot"}
             )
-        seen.add(fields["external_plant_id"])
+        seen.add(fields.external_plant_id)
         errors.extend(
             {"field": f"{at}.{error['field']}", "message": error["message"]}
-            for error in check_time_configs(fields["time_configs"])
+            for error in check_time_configs([block.as_json() for block in fields.time_configs])
         )
     return errors
 
 
-def _plant_columns(fields: dict[str, Any]) -> dict[str, Any]:
+def _plant_columns(plant: SnapshotPlant) -> plants_repository.PlantChanges:
     return {
-        "external_plant_id": fields["external_plant_id"],
-        "name": fields["name"],
-        "description": fields["description"],
-        "fve_peak_power_kwp": fields["fve_peak_power_kwp"],
-        "capacity_kwh": fields["capacity_kwh"],
-        "config_enabled": fields["config_enabled"],
-        "plant_with_load": fields["plant_with_load"],
-        "esi_state": fields["esi_state"],
-        "config_version": fields["version"],
-        "time_configs": fields["time_configs"],
+        "external_plant_id": plant.external_plant_id,
+        "name": plant.name,
+        "description": plant.description,
+        "fve_peak_power_kwp": plant.fve_peak_power_kwp,
+        "capacity_kwh": plant.capacity_kwh,
+        "config_enabled": plant.config_enabled,
+        "plant_with_load": plant.plant_with_load,
+        "esi_state": plant.esi_state,
+        "config_version": plant.version,
+        "time_configs": [block.as_json() for block in plant.time_configs],
     }

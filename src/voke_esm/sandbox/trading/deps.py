@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voke_esm.core.config import Settings
-from voke_esm.core.db import release_connection, session_scope
+from voke_esm.core.db import end_transaction_before_slow_work, session_scope
 from voke_esm.core.errors import (
     ERROR_DIALECT,
     ErrorDialect,
@@ -153,7 +153,7 @@ async def apply_faults(
     """
     drawn = await tools_service.draw_faults(session, org_id, endpoint)
     if drawn.fired:
-        await release_connection(session)
+        await end_transaction_before_slow_work(session)
         metrics: Metrics = request.app.state.metrics
         for rule in drawn.fired:
             metrics.injected_faults.labels(endpoint, rule.kind).inc()

@@ -9,12 +9,19 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voke_esm.contract.time_configs import TimeConfigBlock, check_next_version, check_time_configs
+from voke_esm.contract.time_configs import (
+    TimeConfigBlock,
+    TimeConfigJson,
+    check_next_version,
+    check_time_configs,
+)
 from voke_esm.core.db import session_scope
 from voke_esm.core.errors import InvalidClient, NotFound
 from voke_esm.core.schemas import FieldError
 from voke_esm.core.security import TRADING_ISSUER, Keyring
 from voke_esm.sandbox import repository
+from voke_esm.sandbox.repositories import config_updates as config_updates_repository
+from voke_esm.sandbox.repositories import plants as plants_repository
 from voke_esm.sandbox.repository import TradingCaller
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
 from voke_esm.sandbox.trading.schemas import PlantConfigRead, TradingPlantRead
@@ -64,7 +71,7 @@ class PlantReads:
                 # The version is read before the plants, so an entry is never older than the
                 # version it is kept under (at worst newer, which the next version replaces).
                 version = await repository.plants_version(session, caller.client_id)
-                plants = await repository.list_plants(session, client_id=caller.client_id)
+                plants = await plants_repository.list_plants(session, client_id=caller.client_id)
             body = _PLANT_LIST.dump_json(
                 [TradingPlantRead.from_plant(plant) for plant in plants], by_alias=True
             )
@@ -80,7 +87,9 @@ class PlantReads:
         body = self.cache.plant_config(caller.client_id, caller.plant_key)
         if body is None:
             async with session_scope(self.sessions) as session:
-                plant = await repository.get_plant_of_client(session, caller.client_id, plant_id)
+                plant = await plants_repository.get_plant_of_client(
+                    session, caller.client_id, plant_id
+                )
             if plant is None:  # deleted since the caller query
                 raise TradingPlantNotFound()
             answer = PlantConfigRead(
@@ -104,7 +113,7 @@ async def update_config(
     plant_id: str,
     config_update_req_code: str,
     validate_only: bool,
-    time_configs: list[dict[str, Any]],
+    time_configs: list[TimeConfigJson],
 ) -> dict[str, Any]:
     """Validate, and unless asked only to validate, apply a schedule as a new config version.
 
@@ -141,7 +150,9 @@ async def update_config(
     if not await repository.remember_config_update(
         session, plant.id, config_update_req_code, answer
     ):
-        earlier = await repository.get_config_update(session, plant.id, config_update_req_code)
+        earlier = await config_updates_repository.get_config_update(
+            session, plant.id, config_update_req_code
+        )
         if earlier is None:  # the code's plant row is locked: its record cannot go meanwhile
             raise RuntimeError("config update record vanished under a row lock")
         return earlier.response

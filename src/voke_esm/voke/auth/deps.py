@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voke_esm.core.deps import KeyringDep, SessionDep
+from voke_esm.core.db import session_scope
+from voke_esm.core.deps import KeyringDep
 from voke_esm.core.errors import Unauthorized
 from voke_esm.voke.auth import service as auth_service
 from voke_esm.voke.auth.models import User
@@ -18,13 +20,22 @@ voke_bearer = HTTPBearer(
 
 
 async def current_user(
-    session: SessionDep,
+    request: Request,
     keyring: KeyringDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(voke_bearer)],
 ) -> User:
+    """The token's user, read in a short transaction of its own that ends before the route runs.
+
+    Not on the request's session: that one would then hold its connection (on SQLite the pool's
+    only one, with the write lock) from here to the end of the request, and routes that wait on
+    something else first (the journal's writer, an outbound call) had to commit mid-request to
+    let it go. The request's session begins only when the route's own work does.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    return await auth_service.user_from_token(session, keyring, credentials.credentials)
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with session_scope(sessionmaker) as session:
+        return await auth_service.user_from_token(session, keyring, credentials.credentials)
 
 
 async def current_super_admin(user: Annotated[User, Depends(current_user)]) -> User:

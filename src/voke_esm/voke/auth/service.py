@@ -13,7 +13,7 @@ from typing import TypeVar, TypeVarTuple
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.core.db import release_connection
+from voke_esm.core.db import end_transaction_before_slow_work
 from voke_esm.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from voke_esm.core.ratelimit import RateLimiter, Slot
 from voke_esm.core.security import (
@@ -81,7 +81,7 @@ async def login(
         user = await repository.get_by_email(session, email)
         # No connection or transaction is held across argon2 (§3): on SQLite the one pooled
         # connection, and its write lock, would queue every other request behind the check.
-        await release_connection(session)
+        await end_transaction_before_slow_work(session)
         valid = await _password_work(
             verify_password_or_dummy, user.password_hash if user else None, password
         )
@@ -127,8 +127,8 @@ async def list_users(session: AsyncSession) -> Sequence[User]:
 async def create_user(
     session: AsyncSession, *, email: str, password: str, role: Role, org_id: uuid.UUID | None
 ) -> User:
-    # Hashed before the transaction that inserts the user, with none held (CONTRACT §3).
-    await release_connection(session)
+    # Hashed before the transaction that inserts the user begins (CONTRACT §3): the session has
+    # not touched the database yet (SuperAdmin is read on a session of its own).
     password_hash = await _password_work(hash_password, password)
     return await _insert_user(
         session, email=email, password_hash=password_hash, role=role, org_id=org_id
@@ -177,7 +177,7 @@ async def ensure_super_admin(session: AsyncSession, *, email: str, password: str
     """Create a SuperAdmin unless one exists; True when one was created."""
     if await repository.count_super_admins(session) > 0:
         return False
-    await release_connection(session)
+    await end_transaction_before_slow_work(session)
     password_hash = await _password_work(hash_password, password)
     # Counted again in the transaction that inserts: another process may have made one meanwhile.
     if await repository.count_super_admins(session) > 0:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from voke_esm.contract.time_configs import TimeConfigJson
 from voke_esm.voke.client.schemas import ConfigUpdateAnswer, EsmPlant, EsmPlantConfig, TokenAnswer
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class EsmClient:
     async def update_config(
         self,
         plant_id: str,
-        time_configs: Sequence[dict[str, Any]],
+        time_configs: Sequence[TimeConfigJson],
         *,
         validate_only: bool = False,
         config_update_req_code: str | None = None,

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from voke_esm.core.db import release_connection
-from voke_esm.core.deps import KeyringDep, SessionDep
+from voke_esm.core.deps import KeyringDep
 from voke_esm.core.errors import (
     Conflict,
     Forbidden,
@@ -44,13 +43,13 @@ EsmClients = Annotated[EsmClientService, Depends(_esm_clients)]
 async def sync_now(
     org_id: OrgId,
     _: SuperAdmin,
-    session: SessionDep,
     keyring: KeyringDep,
     clients: EsmClients,
     request: Request,
 ) -> SyncReportRead:
     """Run one trading sync of the org now: token, plant list, config of each linked plant."""
-    await release_connection(session)  # no transaction is held across outbound HTTP
+    # No request session: the sync opens short ones of its own between its outbound calls, so
+    # no transaction is held across HTTP (the ESM called may be this very process).
     report = await client_service.sync_org(request.app.state.sessionmaker, keyring, clients, org_id)
     return SyncReportRead.model_validate(report, from_attributes=True)
 
@@ -65,13 +64,11 @@ async def push_time_configs(
     plant_id: PlantId,
     body: TimeConfigsPush,
     _: SuperAdmin,
-    session: SessionDep,
     keyring: KeyringDep,
     clients: EsmClients,
     request: Request,
 ) -> ConfigUpdateAnswer:
     """Send a schedule to the ESM's config/update; on `applied_ok` it is stored on the plant."""
-    await release_connection(session)
     return await client_service.push_time_configs(
         request.app.state.sessionmaker,
         keyring,

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voke_esm.contract.time_configs import check_time_configs
+from voke_esm.contract.time_configs import TimeConfigJson, check_time_configs
 from voke_esm.core.db import session_scope
 from voke_esm.core.errors import AppError, Conflict, ValidationFailed
 from voke_esm.core.schemas import FieldError, utc_now
@@ -224,7 +224,7 @@ async def _sync(
         ]
     report.plants_linked = len(linked)
 
-    fetched: list[tuple[uuid.UUID, list[dict[str, Any]], int]] = []
+    fetched: list[tuple[uuid.UUID, list[TimeConfigJson], int]] = []
     for plant_id, external_plant_id in linked:
         assert external_plant_id is not None
         try:
@@ -263,7 +263,7 @@ async def push_time_configs(
     org_id: uuid.UUID,
     plant_id: uuid.UUID,
     *,
-    time_configs: Sequence[dict[str, Any]],
+    time_configs: Sequence[TimeConfigJson],
     validate_only: bool,
 ) -> ConfigUpdateAnswer:
     """Send a schedule to the ESM's config/update; keep it on the Voke plant once applied."""

@@ -60,8 +60,7 @@ async def get_plant(
 async def update_plant(
     org_id: OrgId, plant_id: PlantId, body: PlantUpdate, _: SuperAdmin, session: SessionDep
 ) -> PlantRead:
-    changes = body.model_dump(exclude_unset=True)
-    plant = await plants_service.update_plant(session, org_id, plant_id, changes)
+    plant = await plants_service.update_plant(session, org_id, plant_id, body)
     return PlantRead.model_validate(plant)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import Field
+from pydantic import MISSING, Field
 
 from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
 
@@ -19,9 +19,10 @@ class PlantCreate(StrictBody):
     )
 
 
+# What is left out stays as stored; `MISSING` stands for "not sent" (never null, but the link).
 class PlantUpdate(StrictBody):
-    name: str = Field(default=None, min_length=1, max_length=255)  # type: ignore[assignment]
-    external_plant_id: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str | MISSING = Field(default=MISSING, min_length=1, max_length=255)
+    external_plant_id: str | MISSING | None = Field(default=MISSING, min_length=1, max_length=120)
 
 
 class PlantRead(CamelModel):

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+from pydantic import MISSING
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voke_esm.contract.time_configs import TimeConfigJson
 from voke_esm.core.errors import Conflict, NotFound
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.plants import repository
 from voke_esm.voke.plants.models import Plant
+from voke_esm.voke.plants.schemas import PlantUpdate
 
 
 class PlantNotFound(NotFound):
@@ -52,11 +54,13 @@ async def create_plant(
 
 
 async def update_plant(
-    session: AsyncSession, org_id: uuid.UUID, plant_id: uuid.UUID, changes: dict[str, Any]
+    session: AsyncSession, org_id: uuid.UUID, plant_id: uuid.UUID, patch: PlantUpdate
 ) -> Plant:
     plant = await get_plant(session, org_id, plant_id)
-    for field, value in changes.items():
-        setattr(plant, field, value)
+    if patch.name is not MISSING:
+        plant.name = patch.name
+    if patch.external_plant_id is not MISSING:
+        plant.external_plant_id = patch.external_plant_id
     try:
         async with session.begin_nested():
             await repository.flush(session)
@@ -79,7 +83,7 @@ async def store_esm_config(
     org_id: uuid.UUID,
     plant_id: uuid.UUID,
     *,
-    time_configs: list[dict[str, Any]],
+    time_configs: list[TimeConfigJson],
     version: int,
     at: datetime,
 ) -> Plant | None:
