@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from tests.live import (
     live_settings,
     serving,
 )
+from voke_esm.contract.time_configs import TimeConfigJson
 from voke_esm.voke.client.http import (
     EsmAuthFailed,
     EsmClient,
@@ -39,6 +40,9 @@ from voke_esm.voke.client.http import (
 QUICK_RETRY = RetryPolicy(
     attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0, max_retry_after=5, total_timeout=10
 )
+
+# The shared schedule as Voke's client takes it (its blocks' stored shape).
+SCHEDULE = cast(list[TimeConfigJson], WHOLE_DAY)
 
 
 def client_of(org: EnabledOrg, **kwargs: Any) -> EsmClient:
@@ -96,7 +100,7 @@ class TestAgainstTheSandbox:
     async def test_update_applies_a_new_version(self, org: EnabledOrg) -> None:
         async with aclosing(client_of(org)) as client:
             answer = await client.update_config(
-                org.default_plant_id, WHOLE_DAY, config_update_req_code="req-client-1"
+                org.default_plant_id, SCHEDULE, config_update_req_code="req-client-1"
             )
             config = await client.get_config(org.default_plant_id)
 
@@ -111,7 +115,7 @@ class TestAgainstTheSandbox:
 
     async def test_validate_only_update_is_accepted_and_not_stored(self, org: EnabledOrg) -> None:
         async with aclosing(client_of(org)) as client:
-            answer = await client.update_config(org.default_plant_id, WHOLE_DAY, validate_only=True)
+            answer = await client.update_config(org.default_plant_id, SCHEDULE, validate_only=True)
             config = await client.get_config(org.default_plant_id)
 
         assert (answer.result_code, answer.version, answer.errors) == ("cfg_accepted", 1, [])
@@ -119,7 +123,7 @@ class TestAgainstTheSandbox:
         assert (config.version, config.model_dump(by_alias=True)["timeConfigs"]) == (1, SEED_BLOCKS)
 
     async def test_a_rejected_schedule_is_an_answer_not_an_exception(self, org: EnabledOrg) -> None:
-        backwards = [{**WHOLE_DAY[0], "from": "08:00", "to": "07:00"}]
+        backwards: list[TimeConfigJson] = [{**SCHEDULE[0], "from": "08:00", "to": "07:00"}]
 
         async with aclosing(client_of(org)) as client:
             answer = await client.update_config(org.default_plant_id, backwards)
@@ -257,7 +261,7 @@ class TestNoSecretsInLogs:
             token = await client.token()
             await client.list_plants()
             await client.get_config(org.default_plant_id)
-            await client.update_config(org.default_plant_id, WHOLE_DAY)
+            await client.update_config(org.default_plant_id, SCHEDULE)
             await client.update_config(org.default_plant_id, [], validate_only=True)
             with pytest.raises(EsmRequestRefused):
                 await client.get_config("PLANT-NOBODY")
@@ -405,7 +409,7 @@ class TestFailingPartnerEsm:
         fake_esm.script["/trading/plant/config/update"] = [status(502), status(503)]
 
         async with aclosing(fake_client(fake_esm)) as client:
-            answer = await client.update_config("P-1", WHOLE_DAY)
+            answer = await client.update_config("P-1", SCHEDULE)
 
         bodies = fake_esm.bodies("/trading/plant/config/update")
         assert len(bodies) == 3

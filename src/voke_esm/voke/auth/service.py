@@ -191,8 +191,7 @@ async def ensure_super_admin(session: AsyncSession, *, email: str, password: str
 async def set_super_admin_password(session: AsyncSession, *, email: str, password: str) -> User:
     """A new password for an existing SuperAdmin: the way back in when the one the first start
     printed (CONTRACT §1) is lost (`voke-esm create-admin --reset`)."""
-    # Hashed before the transaction that stores it, with none held (CONTRACT §3).
-    await release_connection(session)
+    # Hashed before the unit of work's first statement, so no transaction is held (CONTRACT §3).
     password_hash = await _password_work(hash_password, password)
     user = await repository.get_by_email(session, email)
     if user is None or user.role != Role.SUPER_ADMIN:
