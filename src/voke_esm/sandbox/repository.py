@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     String,
     Subquery,
-    and_,
-    bindparam,
     case,
     cast,
     delete,
@@ -25,21 +21,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.sql import Executable
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from voke_esm.core.db import SQLITE_LOCK_TIMEOUT_S, json_value
-from voke_esm.core.schemas import utc_now
-from voke_esm.core.sqlite_inline import when_unlocked
 from voke_esm.sandbox.models import ConfigUpdateRecord, SandboxClient, SandboxOrgState, SandboxPlant
 from voke_esm.voke.orgs.models import Org
-
-if TYPE_CHECKING:
-    import asyncpg
 
 # The lock order ---------------------------------------------------------------------------------
 #
@@ -299,68 +284,6 @@ async def get_plant_of_client(
     return await session.scalar(query)
 
 
-@dataclass(frozen=True, slots=True)
-class LockedPlantConfig:
-    """What a config update needs of its plant, read with the plant row locked."""
-
-    id: uuid.UUID
-    external_plant_id: str
-    config_enabled: bool
-    config_version: int
-
-
-# A config update's statements, built once and run on the session's connection without the
-# ORM: at several hundred updates a second, building statements and loading entities cost more
-# than the database's work.
-_LOCK_PLANT_CONFIG = (
-    select(
-        SandboxPlant.id,
-        SandboxPlant.external_plant_id,
-        SandboxPlant.config_enabled,
-        SandboxPlant.config_version,
-    )
-    .where(
-        SandboxPlant.client_id == bindparam("client_id"),
-        SandboxPlant.external_plant_id == bindparam("external_plant_id"),
-    )
-    .with_for_update()
-)
-_APPLY_CONFIG = (
-    update(SandboxPlant)
-    .where(SandboxPlant.id == bindparam("plant_row_id"))
-    .values(
-        time_configs=bindparam("new_time_configs", type_=SandboxPlant.time_configs.type),
-        config_version=bindparam("new_config_version"),
-        updated_at=bindparam("new_updated_at", type_=SandboxPlant.updated_at.type),
-    )
-)
-
-
-async def lock_plant_config(
-    session: AsyncSession, client_id: str, external_plant_id: str
-) -> LockedPlantConfig | None:
-    """The client's plant `external_plant_id`, its row locked until the transaction ends
-    (FOR UPDATE; on SQLite the transaction holds the write lock from BEGIN IMMEDIATE)."""
-    connection = await session.connection()
-    parameters = {"client_id": client_id, "external_plant_id": external_plant_id}
-    row = (await connection.execute(_LOCK_PLANT_CONFIG, parameters)).first()
-    return None if row is None else LockedPlantConfig(*row)
-
-
-async def apply_config(
-    session: AsyncSession, plant: LockedPlantConfig, time_configs: list[Any], version: int
-) -> None:
-    """Store a new schedule as config `version` of the locked plant, in one UPDATE."""
-    connection = await session.connection()
-    parameters = {
-        "plant_row_id": plant.id,
-        "new_time_configs": time_configs,
-        "new_config_version": version,
-        "new_updated_at": utc_now(),
-    }
-    await connection.execute(_APPLY_CONFIG, parameters)
-
-
 async def add_plant(session: AsyncSession, plant: SandboxPlant) -> SandboxPlant:
     session.add(plant)
     await session.flush()
@@ -394,45 +317,6 @@ async def get_config_update(
     return await session.scalar(query)
 
 
-def _remember_config_update(dialect: str) -> Executable:
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(ConfigUpdateRecord)
-        .values(
-            plant_id=bindparam("record_plant_id", type_=ConfigUpdateRecord.plant_id.type),
-            config_update_req_code=bindparam("record_code"),
-            response=bindparam("record_response", type_=ConfigUpdateRecord.response.type),
-            created_at=bindparam("record_created_at", type_=ConfigUpdateRecord.created_at.type),
-        )
-        .on_conflict_do_nothing(index_elements=["plant_id", "config_update_req_code"])
-        .returning(ConfigUpdateRecord.id)
-    )
-
-
-_REMEMBER_CONFIG_UPDATE = {
-    dialect: _remember_config_update(dialect) for dialect in ("postgresql", "sqlite")
-}
-
-
-async def remember_config_update(
-    session: AsyncSession, plant_id: uuid.UUID, code: str, response: dict[str, Any]
-) -> bool:
-    """Keep `response` as the answer to `code`, unless the plant has one already (then False).
-
-    One statement, `INSERT … ON CONFLICT DO NOTHING RETURNING`, on both databases: no
-    savepoint, and no failed statement to roll back on a repeat.
-    """
-    connection = await session.connection()
-    statement = _REMEMBER_CONFIG_UPDATE[connection.dialect.name]
-    parameters = {
-        "record_plant_id": plant_id,
-        "record_code": code,
-        "record_response": response,
-        "record_created_at": utc_now(),
-    }
-    return (await connection.execute(statement, parameters)).first() is not None
-
-
 # Per-org sandbox state ------------------------------------------------------------------------
 
 
@@ -454,212 +338,6 @@ async def start_clock_once(
         session.add(state)
         await session.flush()
     return state
-
-
-# Trading callers --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TradingCaller:
-    """What every trading call needs of its client, read in one indexed query per call.
-
-    Reading it on every call is what makes a rotation, a disable or a fault rule set on another
-    instance count at once, and the versions tell the read cache whether its bytes still hold.
-    """
-
-    client_id: str
-    org_id: uuid.UUID
-    secret_digest: str
-    plants_version: int
-    fault_rules: list[Any]
-    token_ttl_seconds: int | None  # the org's own token lifetime (CONTRACT §11), if it set one
-    # (row id, revision) of the plant asked about, when the call names one the client has.
-    plant_key: tuple[str, int] | None
-
-
-class TradingCallers(Protocol):
-    async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None: ...
-
-    async def aclose(self) -> None: ...
-
-
-def trading_callers(engine: AsyncEngine) -> TradingCallers:
-    """The fastest way to the caller query this engine's database allows.
-
-    URLs with query options keep to the engine: they may hold SQLite URI options, or
-    SQLAlchemy's own asyncpg options (prepared_statement_cache_size…) that asyncpg refuses.
-    """
-    url = engine.url
-    backend, database = url.get_backend_name(), url.database
-    if url.query:
-        return EngineTradingCallers(engine)
-    if backend == "sqlite" and database and database != ":memory:":
-        return SqliteTradingCallers(database)
-    if backend == "postgresql" and url.get_driver_name() == "asyncpg":
-        return PostgresTradingCallers(url.set(drivername="postgresql"))
-    return EngineTradingCallers(engine)
-
-
-# One query on every trading call. {plant} and {client} are the driver's placeholders.
-_CALLER_QUERY = """
-SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
-       p.id, p.revision
-FROM voke_esm_clients AS c
-LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
-LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = {plant}
-WHERE c.client_id = {client}
-"""
-
-
-class EngineTradingCallers:
-    """The caller query through the engine's pool, outside any transaction."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None:
-        plant = and_(
-            SandboxPlant.client_id == SandboxClient.client_id,
-            SandboxPlant.external_plant_id == (plant_id or ""),
-        )
-        query = (
-            select(
-                SandboxClient.org_id,
-                SandboxClient.secret_digest,
-                SandboxClient.plants_version,
-                SandboxOrgState.fault_rules,
-                SandboxOrgState.token_ttl_seconds,
-                SandboxPlant.id,
-                SandboxPlant.revision,
-            )
-            .select_from(SandboxClient)
-            .outerjoin(SandboxOrgState, SandboxOrgState.org_id == SandboxClient.org_id)
-            .outerjoin(SandboxPlant, plant)
-            .where(SandboxClient.client_id == client_id)
-        )
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
-        if row is None:
-            return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
-        return TradingCaller(
-            client_id,
-            org_id,
-            digest,
-            plants_version,
-            fault_rules or [],
-            ttl,
-            None if plant_row_id is None else (str(plant_row_id), revision),
-        )
-
-    async def aclose(self) -> None:
-        pass
-
-
-class PostgresTradingCallers:
-    """The caller query on a small asyncpg pool of its own, as one prepared statement.
-
-    Through the engine the query costs a pool checkout (with its liveness ping) and
-    SQLAlchemy's execution machinery, several times the query itself.
-    """
-
-    _QUERY = _CALLER_QUERY.format(plant="$2", client="$1")
-    _POOL_SIZE = 4
-
-    def __init__(self, url: URL) -> None:
-        # Imported here: a service on SQLite never loads the driver (a few MiB resident).
-        import asyncpg
-
-        self._asyncpg = asyncpg
-        self._dsn = url.render_as_string(hide_password=False)
-        self._pool: asyncpg.Pool | None = None
-
-    async def _connected(self) -> asyncpg.Pool:
-        if self._pool is None:
-            self._pool = await self._asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._POOL_SIZE, timeout=10
-            )
-        return self._pool
-
-    async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None:
-        try:
-            pool = await self._connected()
-            row = await pool.fetchrow(self._QUERY, client_id, plant_id, timeout=10)
-        except (OSError, self._asyncpg.PostgresError, self._asyncpg.InterfaceError) as exc:
-            raise OperationalError(self._QUERY, None, exc) from exc
-        if row is None:
-            return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
-        return TradingCaller(
-            client_id,
-            uuid.UUID(str(org_id)),
-            digest,
-            plants_version,
-            json_value(fault_rules) if fault_rules else [],
-            ttl,
-            None if plant_row_id is None else (str(plant_row_id), revision),
-        )
-
-    async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-
-
-_SQLITE_CALLER_QUERY = _CALLER_QUERY.format(plant="?", client="?")
-
-
-class SqliteTradingCallers:
-    """The caller query on a read-only connection of its own, run on the event loop's thread.
-
-    This is the hot path of every trading call: through the engine it costs a pool checkout and
-    SQLAlchemy's execution machinery, about 200 µs; here about 15. In WAL mode a reader never
-    waits for the writer, so the query cannot hold up the loop (see voke_esm.core.sqlite_inline).
-    """
-
-    def __init__(self, database: str) -> None:
-        self._database = database
-        self._connection: sqlite3.Connection | None = None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            connection = sqlite3.connect(
-                self._database, timeout=0, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA query_only = ON")
-            self._connection = connection
-        return self._connection
-
-    async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None:
-        try:
-            connection = self._connect()
-            row = await when_unlocked(
-                lambda: connection.execute(_SQLITE_CALLER_QUERY, (plant_id, client_id)).fetchone(),
-                SQLITE_LOCK_TIMEOUT_S,
-            )
-        except sqlite3.Error as exc:
-            self.close()  # open afresh next time: the file may be back
-            raise OperationalError(_SQLITE_CALLER_QUERY, None, exc) from exc
-        if row is None:
-            return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
-        return TradingCaller(
-            client_id,
-            uuid.UUID(hex=org_id),
-            digest,
-            plants_version,
-            json_value(fault_rules) if fault_rules else [],
-            ttl,
-            None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
-        )
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def aclose(self) -> None:
-        self.close()
 
 
 async def plants_version(session: AsyncSession, client_id: str) -> int | None:

@@ -15,7 +15,8 @@ from voke_esm.core.errors import InvalidClient, NotFound
 from voke_esm.core.schemas import FieldError
 from voke_esm.core.security import TRADING_ISSUER, Keyring
 from voke_esm.sandbox import repository
-from voke_esm.sandbox.repository import TradingCaller
+from voke_esm.sandbox.trading import repository as trading_repository
+from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
 from voke_esm.sandbox.trading.schemas import PlantConfigRead, TradingPlantRead
 
@@ -112,7 +113,7 @@ async def update_config(
     versions one after another. The answer is remembered by `configUpdateReqCode` in the same
     statement that finds whether the code was seen before: a repeat gets the first answer.
     """
-    plant = await repository.lock_plant_config(session, client_id, plant_id)
+    plant = await trading_repository.lock_plant_config(session, client_id, plant_id)
     if plant is None:
         raise TradingPlantNotFound()
 
@@ -138,7 +139,7 @@ async def update_config(
         "version": version,
         "errors": [dict(error) for error in errors],
     }
-    if not await repository.remember_config_update(
+    if not await trading_repository.remember_config_update(
         session, plant.id, config_update_req_code, answer
     ):
         earlier = await repository.get_config_update(session, plant.id, config_update_req_code)
@@ -147,6 +148,6 @@ async def update_config(
         return earlier.response
 
     if result_code == "applied_ok":
-        await repository.apply_config(session, plant, time_configs, version)
+        await trading_repository.apply_config(session, plant, time_configs, version)
         logger.info("Voke ESM: applied config for %s", plant.external_plant_id)
     return answer
