@@ -41,7 +41,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voke_esm.core.body_limit import BodySizeLimit
-from voke_esm.core.db import release_connection, session_scope
+from voke_esm.core.db import session_scope
 from voke_esm.core.deps import reject_unstorable_text
 from voke_esm.core.errors import (
     ERROR_DIALECT,
@@ -195,13 +195,11 @@ class TradingPipeline:
     async def fire_faults(self, org_id: uuid.UUID, endpoint: str) -> None:
         """Fire the org's fault rules for this call (CONTRACT §11): wait, answer an error, or drop.
 
-        A rule that fired stays counted even when it fails the call, so its count is committed
-        first; the connection is let go of before any wait (SQLite has one).
+        A rule that fired stays counted even when it fails the call: its count is committed, and
+        the connection let go of (SQLite has one), before the rules act.
         """
         async with session_scope(self.sessionmaker) as session:
             drawn = await faults.draw_faults(session, org_id, endpoint)
-            if drawn.fired:
-                await release_connection(session)
         for rule in drawn.fired:
             self.metrics.injected_faults.labels(endpoint, rule.kind).inc()
         await faults.act(drawn.fired)
