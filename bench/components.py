@@ -37,7 +37,7 @@ from voke_esm.core.db import session_scope  # noqa: E402
 from voke_esm.core.security import TRADING_ISSUER  # noqa: E402
 from voke_esm.migrations import upgrade_to_head  # noqa: E402
 from voke_esm.sandbox.models import SandboxPlant  # noqa: E402
-from voke_esm.sandbox.tools import journal  # noqa: E402
+from voke_esm.sandbox.trading import journal  # noqa: E402
 from voke_esm.sandbox.trading.schemas import TradingPlantRead  # noqa: E402
 
 

@@ -51,7 +51,7 @@ def test_the_tree_keeps_every_contract() -> None:
     ("module", "imported", "contract"),
     [
         ("voke.plants.service", "voke_esm.sandbox.trading.router", VOKE_NOT_SANDBOX),
-        ("voke.client.http", "voke_esm.sandbox.repository", VOKE_NOT_SANDBOX),
+        ("voke.client.http", "voke_esm.sandbox.repositories.plants", VOKE_NOT_SANDBOX),
         ("core.errors", "voke_esm.voke.orgs.service", CORE_NO_DOMAIN),
         ("contract.time_configs", "voke_esm.core.schemas", CONTRACT_STANDALONE),
         ("sandbox.model.site", "pydantic", MODEL_PURE),

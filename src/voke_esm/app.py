@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
+from starlette.middleware import Middleware
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
@@ -24,19 +26,19 @@ from voke_esm.core.errors import (
     error_responses,
     install_error_handlers,
 )
-from voke_esm.core.metrics import install_metrics
+from voke_esm.core.metrics import Metrics, RequestMetrics, install_metrics
 from voke_esm.core.ratelimit import RateLimiter
 from voke_esm.core.schemas import MessageRead
 from voke_esm.core.security import Keyring
 from voke_esm.sandbox import locks as sandbox_locks
 from voke_esm.sandbox.admin.router import router as esm_admin_router
-from voke_esm.sandbox.repository import trading_callers
 from voke_esm.sandbox.telemetry.publisher import TelemetryPublisher
 from voke_esm.sandbox.telemetry.router import router as telemetry_router
 from voke_esm.sandbox.telemetry.service import publish_every
-from voke_esm.sandbox.tools.router import install_sandbox_tools
-from voke_esm.sandbox.trading.deps import LoopbackOnlyGuard
-from voke_esm.sandbox.trading.fast_reads import FastPlantReads
+from voke_esm.sandbox.tools.router import router as tools_router
+from voke_esm.sandbox.trading.callers import trading_callers
+from voke_esm.sandbox.trading.journal import JournalRecorder
+from voke_esm.sandbox.trading.pipeline import TradingGate, TradingPipeline
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
 from voke_esm.sandbox.trading.router import router as esm_trading_router
 from voke_esm.sandbox.trading.service import PlantReads
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _freeze_startup_objects()
         background: list[asyncio.Task[None]] = []
         if settings.trading_sync_interval_s > 0:
             background.append(
@@ -143,11 +146,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.amqp_url.get_secret_value() if settings.amqp_url else None
     )
 
+    metrics = Metrics()
+    app.state.journal = JournalRecorder(app.state.sessionmaker, keep=settings.voke_esm_journal_max)
+    app.state.trading_pipeline = TradingPipeline(
+        keyring=app.state.keyring,
+        callers=app.state.trading_callers,
+        sessionmaker=app.state.sessionmaker,
+        limiter=app.state.limiter,
+        rate_limit=settings.voke_esm_rate_limit,
+        metrics=metrics,
+        journal=app.state.journal,
+        reads=app.state.plant_reads,
+    )
+
+    # The whole middleware stack, outermost first (no other module adds one).
+    app.user_middleware = [
+        # Outermost: it counts and times every request, the refused ones included (a remote
+        # trading peer, a body too large), and it sees the 500 the error fallback answers.
+        Middleware(RequestMetrics, metrics=metrics),
+        # Every trading call's entry (CONTRACT §6, §11): the loopback check and the error dialect
+        # before any body or token is read, the journal of the answer, the `drop` fault, and the
+        # hot reads answered through the trading pipeline. Outside the body limit, which wraps
+        # `receive`: a drop needs the server's own. Off, the trading paths are 404s below.
+        *(
+            [
+                Middleware(
+                    TradingGate,
+                    pipeline=app.state.trading_pipeline,
+                    max_body_bytes=settings.max_body_bytes,
+                )
+            ]
+            if settings.esm_module_enabled
+            else []
+        ),
+        # 413 over the limit (CONTRACT §2), declared or streamed, before a route reads a body.
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]
     install_error_handlers(app)
-    if settings.esm_module_enabled:
-        # Innermost of ours: the hot trading reads skip FastAPI's routing, never a guard above.
-        app.add_middleware(FastPlantReads)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Off (production without VOKE_ESM_ENABLED=true), every /api/v1/voke-esm path is a 404.
     if settings.esm_module_enabled:
         # First: trading calls are the hot path, and the router tries its routes in order.
@@ -157,18 +192,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.esm_module_enabled:
         app.include_router(esm_admin_router)
         app.include_router(telemetry_router)
-        install_sandbox_tools(app)  # §11's journal, faults, snapshot; inside the guard below
-        # Added last, so outermost: the peer is checked before any body or token is read.
-        app.add_middleware(LoopbackOnlyGuard)
+        app.include_router(tools_router)  # §11's journal, faults, snapshot
         install_ui(app)
 
     _redirect_slashes_relatively(app)
     _document_body_errors(app)
     _add_root(app, settings)
     _add_probes(app)
-    install_metrics(app)  # its middleware outermost, so it sees every request
+    install_metrics(app, metrics)
     install_docs(app)
     return app
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Leave what start-up built (modules, routes, schemas: most of the heap) out of the garbage
+    collector's full passes, once per process: walking it took a trading call up to 120 ms at
+    each full collection, which is what a read's p99 saw (issue 11). Later objects are
+    collected as ever."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def _document_body_errors(app: FastAPI) -> None:

@@ -3,8 +3,8 @@
 A list that loads each plant's row with a query of its own (N+1) works on a sandbox of three
 plants and falls over on a real one; the benchmarks (docs/PERFORMANCE.md) show the time, this
 shows the cause. Every statement the app's engine sends is counted, and so is the trading
-caller query, which on SQLite runs on a connection of its own (voke_esm.sandbox.repository). The
-trading read cache is emptied before each counted call, so the call does its whole work.
+caller query, which on SQLite runs on a connection of its own (voke_esm.sandbox.trading.callers).
+The trading read cache is emptied before each counted call, so the call does its whole work.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer
-from voke_esm.sandbox.repository import SqliteTradingCallers, TradingCaller
+from voke_esm.sandbox.trading.callers import SqliteTradingCallers, TradingCaller
 
 TRADING = "/api/v1/voke-esm/trading"
 MORE_PLANTS = 19  # 1 plant, then 20
@@ -47,15 +47,16 @@ def counted_statements(app: FastAPI) -> Iterator[list[str]]:
         statements.append(statement)
 
     engine = app.state.engine.sync_engine
-    callers = app.state.trading_callers
+    pipeline = app.state.trading_pipeline  # the trading calls' one way to the caller query
+    callers = pipeline.callers
     if isinstance(callers, SqliteTradingCallers):
-        app.state.trading_callers = CountedCallers(callers, statements)
+        pipeline.callers = CountedCallers(callers, statements)
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
-        app.state.trading_callers = callers
+        pipeline.callers = callers
 
 
 class CountedCallers:

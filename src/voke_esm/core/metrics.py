@@ -143,13 +143,12 @@ async def _metrics(request: Request) -> Metrics:
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 
-def install_metrics(app: FastAPI) -> None:
-    """`GET /metrics`, and the middleware feeding it; call it last so that it sees every request."""
-    metrics = Metrics()
+def install_metrics(app: FastAPI, metrics: Metrics) -> None:
+    """`GET /metrics`, fed by `RequestMetrics` (which `create_app` puts outermost in its list)
+    and by the rate limiter's refusals."""
     app.state.metrics = metrics
     limiter: RateLimiter = app.state.limiter
     limiter.on_rejection(metrics.rate_limited)
-    app.add_middleware(RequestMetrics, metrics=metrics)
 
     @app.get(
         "/metrics",

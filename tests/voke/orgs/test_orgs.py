@@ -20,7 +20,7 @@ from tests.conftest import PG_HOST, PG_PORT, PG_USER, _pg_admin, run_in_thread
 from tests.factories import SEED_BLOCKS, Api, OrgScope, bearer, error_body
 from voke_esm.core.db import UtcDateTime, create_engine, session_scope
 from voke_esm.migrations import alembic_config
-from voke_esm.sandbox.tools.journal import JournalRecorder
+from voke_esm.sandbox.trading.journal import JournalRecorder
 
 ORGS = "/api/v1/orgs"
 ADMIN = "/api/v1/voke-esm/admin"

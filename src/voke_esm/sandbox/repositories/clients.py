@@ -26,3 +26,10 @@ async def add_client(session: AsyncSession, client: SandboxClient) -> SandboxCli
     session.add(client)
     await session.flush()
     return client
+
+
+async def plants_version(session: AsyncSession, client_id: str) -> int | None:
+    """What the triggers keep of the client's plants: any change of one bumps it (read cache)."""
+    return await session.scalar(
+        select(SandboxClient.plants_version).where(SandboxClient.client_id == client_id)
+    )

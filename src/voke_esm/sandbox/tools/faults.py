@@ -1,75 +1,14 @@
-"""Fault rules (CONTRACT §11): which fire on a trading call, and what firing does.
-
-The rules of an org are stored as JSON on its `SandboxOrgState`, each
-`{endpoint, kind, status, latencyMs, jitterMs, probability, count}`. On a call, every unspent rule
-for the endpoint (or `*`) draws against its probability, in the order given: each `latency` rule
-that fires adds its wait, and the first `error` or `drop` that fires ends the draw. A rule that
-fires uses one of its `count`; at 0 it is spent.
-"""
+"""What a fault rule must meet beyond its type to be stored (CONTRACT §11). Firing rules is the
+trading path's: `voke_esm.sandbox.trading.faults`."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import random
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from voke_esm.core.errors import AppError
 from voke_esm.core.schemas import FieldError
-from voke_esm.sandbox.tools.schemas import FaultRuleJson
 
 ERROR_STATUSES = range(400, 600)
-TERMINAL_KINDS = frozenset({"error", "drop"})
-
-
-class InjectedFault(AppError):
-    """The answer of an `error` rule: the §2 envelope at the rule's status."""
-
-    code, status, default_message = "INJECTED_FAULT", 500, "Injected fault"
-
-    def envelope(self) -> dict[str, Any]:
-        # Any status 400..599 may be asked for; not all of them have a standard reason phrase.
-        try:
-            phrase = HTTPStatus(self.status).phrase
-        except ValueError:
-            phrase = "Client Error" if self.status < 500 else "Server Error"
-        return {
-            "code": self.code,
-            "details": self.details,
-            "error": phrase,
-            "message": self.message,
-            "statusCode": self.status,
-        }
-
-
-@functools.cache
-def injected_fault_at(status: int) -> type[InjectedFault]:
-    """The InjectedFault class pinned to `status` (an AppError's status is its class's)."""
-    pinned = type(f"InjectedFault{status}", (InjectedFault,), {"status": status})
-    return cast(type[InjectedFault], pinned)
-
-
-class ConnectionDropped(Exception):
-    """A `drop` rule fired: `DropConnections` closes the connection without an answer."""
-
-
-@dataclass(frozen=True, slots=True)
-class FiredRule:
-    index: int
-    endpoint: str
-    kind: str
-    status: int | None = None
-    wait_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Draw:
-    fired: list[FiredRule]
-    rules: list[FaultRuleJson]  # the rules after this draw: counts used up
-    counts_changed: bool
 
 
 def check_rules(rules: Sequence[Mapping[str, Any]]) -> list[FieldError]:
@@ -87,63 +26,3 @@ def check_rules(rules: Sequence[Mapping[str, Any]]) -> list[FieldError]:
         if rule["kind"] == "latency" and rule["latencyMs"] is None:
             errors.append({"field": f"{at}.latencyMs", "message": "is required for kind latency"})
     return errors
-
-
-def applies(rule: Mapping[str, Any], endpoint: str) -> bool:
-    return rule["endpoint"] in (endpoint, "*") and rule["count"] != 0
-
-
-def any_apply(rules: Sequence[Mapping[str, Any]], endpoint: str) -> bool:
-    return any(applies(rule, endpoint) for rule in rules)
-
-
-def draw(
-    rules: Sequence[FaultRuleJson],
-    endpoint: str,
-    chance: Callable[[], float] = random.random,
-) -> Draw:
-    fired: list[FiredRule] = []
-    after = [rule.copy() for rule in rules]
-    changed = False
-    for index, rule in enumerate(after):
-        if not applies(rule, endpoint):
-            continue
-        # probability 1 always fires and 0 never does: random() is in [0, 1).
-        if chance() >= rule["probability"]:
-            continue
-        if (count := rule["count"]) is not None:
-            rule["count"] = count - 1
-            changed = True
-        fired.append(
-            FiredRule(
-                index=index,
-                endpoint=endpoint,
-                kind=rule["kind"],
-                status=rule["status"],
-                wait_s=_wait_s(rule, chance) if rule["kind"] == "latency" else 0.0,
-            )
-        )
-        if rule["kind"] in TERMINAL_KINDS:
-            break
-    return Draw(fired, after, changed)
-
-
-def _wait_s(rule: Mapping[str, Any], chance: Callable[[], float]) -> float:
-    jitter = float(rule["jitterMs"] or 0)
-    milliseconds = float(rule["latencyMs"]) + (2 * chance() - 1) * jitter
-    return max(0.0, milliseconds) / 1000
-
-
-async def act(fired: Sequence[FiredRule]) -> None:
-    """Wait for the latency rules, then answer the error or drop the connection, if one fired."""
-    wait = sum(rule.wait_s for rule in fired)
-    if wait > 0:
-        await asyncio.sleep(wait)
-    for rule in fired:
-        if rule.kind == "error" and rule.status is not None:
-            raise injected_fault_at(rule.status)(
-                f"Injected fault: rule {rule.index} answers {rule.endpoint} with {rule.status}",
-                details={"rule": rule.index},
-            )
-        if rule.kind == "drop":
-            raise ConnectionDropped(f"rule {rule.index} drops {rule.endpoint}")

@@ -5,60 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.sandbox.models import JournalEntry
-from voke_esm.voke.orgs.models import Org
 
-# Journal ------------------------------------------------------------------------------------------
-
-
-async def add_journal_entries(
-    session: AsyncSession, entries: list[dict[str, Any]], *, keep: int
-) -> None:
-    """Insert, then drop each org's entries beyond its newest `keep`.
-
-    The cut-off is found by walking at most `keep` entries of the (org_id, id) index, so the trim
-    costs the same whatever the table holds, and usually deletes a row or none.
-    """
-    # The table, not the entity: a Core executemany, without the ORM's bulk-insert bookkeeping.
-    table = cast(Table, JournalEntry.__table__)
-    try:
-        async with session.begin_nested():
-            await session.execute(insert(table), entries)
-    except IntegrityError:
-        # An org was deleted since its call, and its journal with it (CONTRACT §3): leave its
-        # entries out rather than lose the batch with the other orgs' entries. The orgs still
-        # there are read with a key-share lock, which keeps them there until this commits.
-        alive = set(
-            await session.scalars(
-                select(Org.id)
-                .where(Org.id.in_({entry["org_id"] for entry in entries}))
-                .with_for_update(read=True, key_share=True)
-            )
-        )
-        entries = [entry for entry in entries if entry["org_id"] in alive]
-        if not entries:
-            return
-        await session.execute(insert(table), entries)
-    for org_id in dict.fromkeys(entry["org_id"] for entry in entries):
-        cutoff = (
-            select(JournalEntry.id)
-            .where(JournalEntry.org_id == org_id)
-            .order_by(JournalEntry.id.desc())
-            .offset(keep)
-            .limit(1)
-            .scalar_subquery()
-        )
-        await session.execute(
-            delete(JournalEntry)
-            .where(JournalEntry.org_id == org_id, JournalEntry.id <= cutoff)
-            .execution_options(synchronize_session=False)
-        )
+# Journal (written by the trading path: voke_esm.sandbox.trading.repository) ------------------
 
 
 async def list_journal(

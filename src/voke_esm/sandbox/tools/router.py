@@ -6,9 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from voke_esm.core.config import Settings
 from voke_esm.core.deps import SessionDep, SettingsDep
 from voke_esm.core.errors import (
     Conflict,
@@ -22,7 +21,6 @@ from voke_esm.core.errors import (
 from voke_esm.core.schemas import MessageRead
 from voke_esm.sandbox.models import SandboxPlant
 from voke_esm.sandbox.tools import service as tools_service
-from voke_esm.sandbox.tools.journal import DropConnections, JournalRecorder, TradingJournal
 from voke_esm.sandbox.tools.schemas import (
     FaultsRead,
     FaultsWrite,
@@ -30,6 +28,7 @@ from voke_esm.sandbox.tools.schemas import (
     Snapshot,
     SnapshotPlant,
 )
+from voke_esm.sandbox.trading.journal import JournalRecorder
 from voke_esm.voke.auth.deps import SuperAdmin
 
 router = APIRouter(
@@ -41,19 +40,6 @@ router = APIRouter(
 )
 
 OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
-
-
-def install_sandbox_tools(app: FastAPI) -> None:
-    """The tools' endpoints and the middlewares that journal trading calls and drop connections.
-
-    Call it before the loopback guard is added: the guard stays outermost, so a refused peer is
-    neither journaled nor subjected to faults (CONTRACT §11: faults apply after the guard).
-    """
-    settings: Settings = app.state.settings
-    app.state.journal = JournalRecorder(app.state.sessionmaker, keep=settings.voke_esm_journal_max)
-    app.include_router(router)
-    app.add_middleware(TradingJournal)
-    app.add_middleware(DropConnections)  # outside the journal, which records the drop first
 
 
 # Journal ------------------------------------------------------------------------------------------

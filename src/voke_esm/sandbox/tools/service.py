@@ -108,35 +108,6 @@ async def clear_faults(session: AsyncSession, org_id: uuid.UUID) -> Org:
     return org
 
 
-@dataclass(frozen=True, slots=True)
-class CallFaults:
-    """What the org's rules did to one trading call, and its token lifetime."""
-
-    fired: list[faults.FiredRule]
-    token_ttl_seconds: int | None
-
-
-async def draw_faults(session: AsyncSession, org_id: uuid.UUID, endpoint: str) -> CallFaults:
-    """Draw the org's rules for a call of `endpoint`, using up the counts of those that fire.
-
-    Most calls read one row and write nothing. Only when a rule with a count could fire is the
-    row read again under a lock, so that concurrent calls never fire a counted rule too often.
-    """
-    state = await org_states_repository.get_org_state(session, org_id)
-    if state is None:
-        return CallFaults([], None)
-    candidates = [rule for rule in state.fault_rules if faults.applies(rule, endpoint)]
-    if not candidates:
-        return CallFaults([], state.token_ttl_seconds)
-    if any(rule["count"] is not None for rule in candidates):
-        locked = await org_states_repository.get_org_state(session, org_id, for_update=True)
-        state = locked or state
-    drawn = faults.draw(state.fault_rules, endpoint)
-    if drawn.counts_changed:
-        await org_states_repository.set_fault_rules(session, state, drawn.rules)
-    return CallFaults(drawn.fired, state.token_ttl_seconds)
-
-
 # Snapshot, restore, reset -------------------------------------------------------------------------
 
 

@@ -13,6 +13,15 @@ from voke_esm.sandbox.models import SandboxPlant
 PLANT_ID_MAX_LENGTH = 120
 
 
+class PlantConfigQuery(BaseModel):
+    """plant/config's query: the route's declaration (a FastAPI query model) and what the
+    trading gate validates the same calls with (`voke_esm.sandbox.trading.pipeline`)."""
+
+    plant_id: str = Field(
+        alias="plantId", min_length=1, max_length=PLANT_ID_MAX_LENGTH, examples=["PLANT-001"]
+    )
+
+
 class TokenRequest(BaseModel):
     """The partner contract's JSON token exchange. Unknown fields are ignored, as a partner API
     would."""

@@ -19,10 +19,11 @@ from voke_esm.core.db import session_scope
 from voke_esm.core.errors import InvalidClient, NotFound
 from voke_esm.core.schemas import FieldError
 from voke_esm.core.security import TRADING_ISSUER, Keyring
-from voke_esm.sandbox import repository
+from voke_esm.sandbox.repositories import clients as clients_repository
 from voke_esm.sandbox.repositories import config_updates as config_updates_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
-from voke_esm.sandbox.repository import TradingCaller
+from voke_esm.sandbox.trading import repository as trading_repository
+from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
 from voke_esm.sandbox.trading.schemas import PlantConfigRead, TradingPlantRead
 
@@ -70,7 +71,7 @@ class PlantReads:
             async with session_scope(self.sessions) as session:
                 # The version is read before the plants, so an entry is never older than the
                 # version it is kept under (at worst newer, which the next version replaces).
-                version = await repository.plants_version(session, caller.client_id)
+                version = await clients_repository.plants_version(session, caller.client_id)
                 plants = await plants_repository.list_plants(session, client_id=caller.client_id)
             body = _PLANT_LIST.dump_json(
                 [TradingPlantRead.from_plant(plant) for plant in plants], by_alias=True
@@ -121,7 +122,7 @@ async def update_config(
     versions one after another. The answer is remembered by `configUpdateReqCode` in the same
     statement that finds whether the code was seen before: a repeat gets the first answer.
     """
-    plant = await repository.lock_plant_config(session, client_id, plant_id)
+    plant = await trading_repository.lock_plant_config(session, client_id, plant_id)
     if plant is None:
         raise TradingPlantNotFound()
 
@@ -147,7 +148,7 @@ async def update_config(
         "version": version,
         "errors": [dict(error) for error in errors],
     }
-    if not await repository.remember_config_update(
+    if not await trading_repository.remember_config_update(
         session, plant.id, config_update_req_code, answer
     ):
         earlier = await config_updates_repository.get_config_update(
@@ -158,6 +159,6 @@ async def update_config(
         return earlier.response
 
     if result_code == "applied_ok":
-        await repository.apply_config(session, plant, time_configs, version)
+        await trading_repository.apply_config(session, plant, time_configs, version)
         logger.info("Voke ESM: applied config for %s", plant.external_plant_id)
     return answer

@@ -1,12 +1,13 @@
-"""The journal of trading calls (CONTRACT §11) and the `drop` fault, as two small ASGI middlewares.
+"""The journal of trading calls (CONTRACT §11): what each call records, and the batch writer.
 
-`TradingJournal` puts a `TradingCall` into each trading request's scope; the trading guards and
-handlers fill in who called (the org, its clientId) and what about (plantId, configUpdateReqCode,
-resultCode). When the answer starts, the call goes to the app's `JournalRecorder`, which writes it
-in the background: the answer does not wait for a transaction of its own. Reading or clearing the
-journal first waits for what is recorded so far to be written, so a client that reads the journal
-right after a call finds it there. A call that no org can be tied to (a bad token, an unknown
-clientId) has nowhere to be recorded.
+The trading gate (`voke_esm.sandbox.trading.pipeline`) puts a `TradingCall` into each trading
+request's scope; the pipeline and the handlers fill in who called (the org, its clientId) and what
+about (plantId, configUpdateReqCode, resultCode). When the answer starts, the gate hands the call
+to the app's `JournalRecorder`, which writes it in the background: the answer does not wait for a
+transaction of its own. Reading or clearing the journal (the admin API in `sandbox/tools`) first
+waits for what is recorded so far to be written, so a client that reads the journal right after a
+call finds it there. A call that no org can be tied to (a bad token, an unknown clientId) has
+nowhere to be recorded.
 """
 
 from __future__ import annotations
@@ -14,27 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from voke_esm.core.db import session_scope
 from voke_esm.core.schemas import utc_now
-from voke_esm.sandbox.tools import repository as tools_repository
-from voke_esm.sandbox.tools.faults import ConnectionDropped
-from voke_esm.sandbox.trading.paths import is_trading_path
+from voke_esm.sandbox.trading import repository
 
 logger = logging.getLogger("voke_esm")
 
-_SCOPE_KEY = "voke_esm.trading_call"
+TRADING_CALL = "voke_esm.trading_call"
 DROPPED_STATUS = 0  # the journal's status of a call whose connection a `drop` fault closed
-_DISCONNECT_WAIT_S = 5.0
 # How long the journal lets calls gather before writing them in one transaction, and how many
 # make it write at once: a call's entry is in the table within about this time.
 LINGER_S = 0.05
@@ -59,7 +56,7 @@ class TradingCall:
 
 def trading_call_of(request: Request) -> TradingCall:
     """The call being handled; a detached one where no journal runs (nothing is recorded)."""
-    call = request.scope.get(_SCOPE_KEY)
+    call = request.scope.get(TRADING_CALL)
     return call if isinstance(call, TradingCall) else TradingCall(at=utc_now())
 
 
@@ -128,7 +125,7 @@ class JournalRecorder:
             batch, self._pending = self._pending, []
             try:
                 async with session_scope(self._sessionmaker) as session:
-                    await tools_repository.add_journal_entries(session, batch, keep=self._keep)
+                    await repository.add_journal_entries(session, batch, keep=self._keep)
             except Exception:
                 logger.warning("%d journal entries not recorded", len(batch), exc_info=True)
             async with self._settled_changed:
@@ -136,44 +133,9 @@ class JournalRecorder:
                 self._settled_changed.notify_all()
 
 
-class TradingJournal:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_trading_path(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        call = TradingCall(at=utc_now())
-        scope[_SCOPE_KEY] = call
-        started = time.perf_counter()
-        recorded = False
-
-        def record(status: int) -> None:
-            nonlocal recorded
-            if recorded or call.org_id is None:
-                return
-            recorded = True
-            duration_ms = round((time.perf_counter() - started) * 1000, 3)
-            recorder: JournalRecorder = scope["app"].state.journal
-            recorder.record(_entry(call, scope, status, duration_ms))
-
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record(int(message["status"]))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        except ConnectionDropped:
-            record(DROPPED_STATUS)
-            raise
-        except Exception:
-            record(500)  # the outermost error middleware answers it with a 500
-            raise
-
-
-def _entry(call: TradingCall, scope: Scope, status: int, duration_ms: float) -> dict[str, Any]:
+def journal_entry(
+    call: TradingCall, scope: Scope, status: int, duration_ms: float
+) -> dict[str, Any]:
     """The `voke_esm_journal` row of a call: never a secret, a token or a header."""
     return {
         "org_id": call.org_id,
@@ -187,45 +149,3 @@ def _entry(call: TradingCall, scope: Scope, status: int, duration_ms: float) -> 
         "result_code": call.result_code,
         "duration_ms": duration_ms,
     }
-
-
-@runtime_checkable
-class _Transport(Protocol):
-    def close(self) -> None: ...
-
-    def is_closing(self) -> bool: ...
-
-
-class DropConnections:
-    """Turns `ConnectionDropped` into a TCP connection closed without an answer.
-
-    ASGI has no message for "close without answering", and an exception from the app makes the
-    server answer 500. Under uvicorn, `receive` is a method of the request's cycle object, which
-    holds the connection's transport: closing it, then waiting for the disconnect to reach the
-    cycle, makes uvicorn finish the request quietly (it neither answers nor logs a request that
-    was disconnected before it started an answer). Elsewhere (e.g. in-process test transports) the
-    exception goes on up: the caller gets an error, not an answer.
-
-    It must sit outside every middleware that wraps `receive`.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        except ConnectionDropped:
-            transport = getattr(getattr(receive, "__self__", None), "transport", None)
-            if not isinstance(transport, _Transport):  # asyncio's, or uvloop's (no subclass)
-                raise
-            transport.close()
-            try:
-                async with asyncio.timeout(_DISCONNECT_WAIT_S):
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-            except TimeoutError:
-                logger.warning("dropped connection did not report its disconnect")
