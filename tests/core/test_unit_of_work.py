@@ -24,7 +24,6 @@ ADMIN = "/api/v1/voke-esm/admin"
 SLOW_WORK_CALLERS = {
     ("voke/auth/service.py", "login"),
     ("voke/auth/service.py", "ensure_super_admin"),
-    ("sandbox/trading/deps.py", "apply_faults"),
     ("sandbox/telemetry/router.py", "take_telemetry"),
 }
 

@@ -300,14 +300,12 @@ async def end_transaction_before_slow_work(session: AsyncSession) -> None:
 
     - login and the first SuperAdmin (`voke/auth/service.py`): the user is read, then argon2
       takes ~90 ms of CPU on a thread (CONTRACT §3);
-    - a trading call's fault rules (`sandbox/trading/deps.py`): the counts the fired rules used
-      up are committed before a latency rule's wait (and before an error ends the call, so that
-      it still counts, CONTRACT §11);
     - a telemetry snapshot (`sandbox/telemetry/router.py`): read, then published to the broker,
       which may be slow or away (CONTRACT §8).
 
     Elsewhere a slow step runs before the unit of work begins (`create_user` hashes first) or
-    on sessions of its own (Voke's ESM client: sync and push take the sessionmaker).
+    after units of work of its own end (Voke's ESM client: sync and push take the sessionmaker;
+    a trading call's fault rules are drawn, and their counts committed, before they act).
     """
     await session.commit()
 
