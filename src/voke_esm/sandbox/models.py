@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,9 +12,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 from voke_esm.contract.time_configs import TimeConfigJson
 from voke_esm.core.db import Base, BigInt, JsonDocument, Timestamps, UuidPrimaryKey
 from voke_esm.core.schemas import utc_now
-from voke_esm.sandbox.tools.schemas import FaultRuleJson
 
 DEFAULT_ESI_STATE = "PLC_READY"
+
+
+class FaultRuleJson(TypedDict):
+    """A fault rule as the org's state stores it (CONTRACT §11); `FaultRule.as_json` makes one."""
+
+    endpoint: str
+    kind: str
+    status: int | None
+    latencyMs: float | None
+    jitterMs: float | None
+    probability: float
+    count: int | None
 
 
 class SandboxClient(Base):

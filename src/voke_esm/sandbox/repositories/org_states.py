@@ -10,8 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.core.schemas import utc_now
-from voke_esm.sandbox.models import SandboxClient, SandboxOrgState
-from voke_esm.sandbox.tools.schemas import FaultRuleJson
+from voke_esm.sandbox.models import FaultRuleJson, SandboxClient, SandboxOrgState
 
 
 async def get_org_state(

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
 from voke_esm.sandbox.admin.schemas import PLANT_EXAMPLE, Quantity
+from voke_esm.sandbox.models import FaultRuleJson
 
 FaultEndpoint = Literal["token", "plant/list", "plant/config", "plant/config/update", "*"]
 FaultKind = Literal["error", "latency", "drop"]
@@ -59,16 +60,6 @@ class JournalEntryRead(CamelModel):
 
 # A rule as the org's state stores it (and the trading guard reads it, CONTRACT §11): every
 # key present, the wire's names. A TypedDict, as `FaultRule.as_json()` makes it.
-class FaultRuleJson(TypedDict):
-    endpoint: str
-    kind: str
-    status: int | None
-    latencyMs: float | None
-    jitterMs: float | None
-    probability: float
-    count: int | None
-
-
 class FaultRule(StrictBody):
     """One rule. `status` serves kind `error`; `latencyMs` and `jitterMs` serve kind `latency`."""
 

@@ -21,8 +21,8 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.core.errors import AppError
+from voke_esm.sandbox.models import FaultRuleJson
 from voke_esm.sandbox.repositories import org_states as org_states_repository
-from voke_esm.sandbox.tools.schemas import FaultRuleJson
 
 TERMINAL_KINDS = frozenset({"error", "drop"})
 
