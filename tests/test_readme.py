@@ -135,7 +135,7 @@ def test_the_walkthrough_prints_what_the_readme_shows(
         expected = step.shows.replace(f":{README_PORT}", f":{port}") if step.shows else None
         if not Step(step.code, expected).matches(output):
             pytest.fail(
-                f"this step of the README:\n{step.code}\nprinted:\n{output}\n"
+                f"this step of the README:\n{step.code}\nprinted:\n{output[:3000]}\n"
                 f"but the README shows:\n{step.shows}\n(stderr: {finished.stderr})",
                 pytrace=False,
             )
