@@ -37,6 +37,7 @@ from starlette.requests import Request
 from voke_esm.core.errors import TransactionConflict, is_transaction_conflict
 from voke_esm.core.private_files import create_private_file, make_private_dir
 from voke_esm.core.schemas import utc_now
+from voke_esm.core.services import CoreServices, services_of
 from voke_esm.core.sqlite_inline import inline_connector
 
 logger = logging.getLogger("voke_esm")
@@ -266,7 +267,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session; it commits once, after the handler returns without error."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    sessionmaker = services_of(request.app, CoreServices).sessionmaker
     async with sessionmaker() as session:
         try:
             yield session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from voke_esm.core.db import end_transaction_before_slow_work
 from voke_esm.core.deps import SessionDep
@@ -18,6 +18,7 @@ from voke_esm.core.errors import (
     ValidationFailed,
     error_responses,
 )
+from voke_esm.sandbox.services import SandboxServicesDep
 from voke_esm.sandbox.telemetry import service as telemetry_service
 from voke_esm.sandbox.telemetry.publisher import EXCHANGE, TelemetryPublisher
 from voke_esm.sandbox.telemetry.schemas import ClockAdvance, ClockRead, TelemetryRead
@@ -33,9 +34,8 @@ router = APIRouter(
 OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
 
 
-async def _publisher(request: Request) -> TelemetryPublisher:
-    publisher: TelemetryPublisher = request.app.state.telemetry_publisher
-    return publisher
+async def _publisher(services: SandboxServicesDep) -> TelemetryPublisher:
+    return services.telemetry_publisher
 
 
 PublisherDep = Annotated[TelemetryPublisher, Depends(_publisher)]
