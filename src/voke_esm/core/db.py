@@ -148,7 +148,11 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             echo=echo,
             pool_size=10,
             max_overflow=10,
-            pool_pre_ping=True,
+            # No ping at checkout: it is a round trip on every request (a config update's sixth).
+            # A connection the server dropped fails its statement as a disconnect instead, which
+            # answers 503 and makes the pool drop every connection of that age (the outage test
+            # in tests/robustness/test_postgres_outage.py).
+            pool_pre_ping=False,
             pool_timeout=10,
             **_JSON_CODEC,
         )
