@@ -31,7 +31,7 @@ from asgi_lifespan import LifespanManager  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, SEED_BLOCKS, Api, bootstrap_admin  # noqa: E402
 
-from voke_esm.app import create_app  # noqa: E402
+from voke_esm.app import app_services, create_app  # noqa: E402
 from voke_esm.core.config import Settings  # noqa: E402
 from voke_esm.core.db import session_scope  # noqa: E402
 from voke_esm.core.security import TRADING_ISSUER  # noqa: E402
@@ -83,7 +83,7 @@ async def measure(folder: Path) -> dict[str, float]:
             for _ in range(99):
                 await api.create_sandbox_plant(org.client_id, timeConfigs=SEED_BLOCKS)
             token = await api.trading_token(org.client_id, org.client_secret)
-            sessions = app.state.sessionmaker
+            sessions = app_services(app).sessionmaker
 
             async def empty_transaction() -> None:
                 async with session_scope(sessions):
@@ -113,12 +113,12 @@ async def measure(folder: Path) -> dict[str, float]:
                     ]
 
             async def decode_token() -> None:
-                app.state.keyring.decode_token(token, issuer=TRADING_ISSUER)
+                app_services(app).keyring.decode_token(token, issuer=TRADING_ISSUER)
 
             async def verify_token() -> None:  # what decode_token does the first time
                 jwt.decode(
                     token,
-                    app.state.keyring.jwt_key,
+                    app_services(app).keyring.jwt_key,
                     algorithms=["HS256"],
                     issuer=TRADING_ISSUER,
                     options={"require": ["exp", "iss", "sub", "iat"]},

@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 import httpx
 from fastapi import FastAPI
 
+from voke_esm.app import app_services
 from voke_esm.core.db import session_scope
 from voke_esm.voke.auth import service as auth_service
 
@@ -40,7 +41,7 @@ _counter = itertools.count(1)
 
 
 async def bootstrap_admin(app: FastAPI) -> None:
-    async with session_scope(app.state.sessionmaker) as session:
+    async with session_scope(app_services(app).sessionmaker) as session:
         await auth_service.ensure_super_admin(session, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
 
 

@@ -6,10 +6,13 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
@@ -30,8 +33,10 @@ from voke_esm.core.metrics import Metrics, RequestMetrics, install_metrics
 from voke_esm.core.ratelimit import RateLimiter
 from voke_esm.core.schemas import MessageRead
 from voke_esm.core.security import Keyring
+from voke_esm.core.services import services_of, store_services
 from voke_esm.sandbox import locks as sandbox_locks
 from voke_esm.sandbox.admin.router import router as esm_admin_router
+from voke_esm.sandbox.services import SandboxServices
 from voke_esm.sandbox.telemetry.publisher import TelemetryPublisher
 from voke_esm.sandbox.telemetry.router import router as telemetry_router
 from voke_esm.sandbox.telemetry.service import publish_every
@@ -49,6 +54,7 @@ from voke_esm.voke.client.router import router as esm_client_router
 from voke_esm.voke.client.service import EsmClientService
 from voke_esm.voke.orgs.router import router as orgs_router
 from voke_esm.voke.plants.router import router as plants_router
+from voke_esm.voke.services import VokeServices
 
 DESCRIPTION = """\
 A stand-in for an energy-storage partner's ESM system: enable the sandbox for an organization,
@@ -85,9 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 asyncio.create_task(
                     sync_every(
                         settings.trading_sync_interval_s,
-                        app.state.sessionmaker,
-                        app.state.keyring,
-                        app.state.esm_clients,
+                        services.sessionmaker,
+                        services.keyring,
+                        services.esm_clients,
                     ),
                     name="periodic trading sync",
                 )
@@ -97,8 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 asyncio.create_task(
                     publish_every(
                         settings.telemetry_interval_s,
-                        app.state.sessionmaker,
-                        app.state.telemetry_publisher,
+                        services.sessionmaker,
+                        services.telemetry_publisher,
                     ),
                     name="periodic telemetry",
                 )
@@ -109,11 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await app.state.esm_clients.aclose()
-            await app.state.telemetry_publisher.aclose()
+            await services.esm_clients.aclose()
+            await services.telemetry_publisher.aclose()
             if settings.esm_module_enabled:
-                await app.state.journal.aclose()  # the trading calls recorded but not yet written
-            await app.state.trading_callers.aclose()
+                await services.journal.aclose()  # the trading calls recorded but not yet written
+            await services.trading_callers.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -130,40 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Starlette's own would build an absolute Location from the Host header; see below.
         redirect_slashes=False,
     )
-    app.state.settings = settings
-    app.state.keyring = Keyring.from_settings(settings)
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.trading_callers = trading_callers(engine)
-    app.state.plant_reads = PlantReads(app.state.sessionmaker, TradingReadCache())
-    app.state.limiter = RateLimiter(settings.rate_limit_storage_uri)
-    # Deleting an org cascades to its sandbox plants: their rows are locked first (lock order in
-    # sandbox/locks.py). Wired here, whether the sandbox's routes are on or not, since Voke's
-    # side never imports the sandbox.
-    app.state.org_deletion_locks = (sandbox_locks.lock_plants_of_org,)
-    app.state.esm_clients = EsmClientService(sync_lease_s=settings.trading_sync_lease_s)
-    app.state.telemetry_publisher = TelemetryPublisher(
-        settings.amqp_url.get_secret_value() if settings.amqp_url else None
-    )
-
-    metrics = Metrics()
-    app.state.journal = JournalRecorder(app.state.sessionmaker, keep=settings.voke_esm_journal_max)
-    app.state.trading_pipeline = TradingPipeline(
-        keyring=app.state.keyring,
-        callers=app.state.trading_callers,
-        sessionmaker=app.state.sessionmaker,
-        limiter=app.state.limiter,
-        rate_limit=settings.voke_esm_rate_limit,
-        metrics=metrics,
-        journal=app.state.journal,
-        reads=app.state.plant_reads,
-    )
+    services = _build_services(settings, engine)
+    store_services(app, services)
 
     # The whole middleware stack, outermost first (no other module adds one).
     app.user_middleware = [
         # Outermost: it counts and times every request, the refused ones included (a remote
         # trading peer, a body too large), and it sees the 500 the error fallback answers.
-        Middleware(RequestMetrics, metrics=metrics),
+        Middleware(RequestMetrics, metrics=services.metrics),
         # Every trading call's entry (CONTRACT §6, §11): the loopback check and the error dialect
         # before any body or token is read, the journal of the answer, the `drop` fault, and the
         # hot reads answered through the trading pipeline. Outside the body limit, which wraps
@@ -172,7 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             [
                 Middleware(
                     TradingGate,
-                    pipeline=app.state.trading_pipeline,
+                    pipeline=services.trading_pipeline,
                     max_body_bytes=settings.max_body_bytes,
                 )
             ]
@@ -199,9 +179,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_body_errors(app)
     _add_root(app, settings)
     _add_probes(app)
-    install_metrics(app, metrics)
+    install_metrics(app, services.metrics, services.limiter)
     install_docs(app)
     return app
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services(SandboxServices, VokeServices):
+    """Everything `create_app` builds once: what each side's routes reach, in one object."""
+
+
+def app_services(app: Starlette) -> Services:
+    """The services of an app `create_app` built (tests reach its sessionmaker, pipeline…)."""
+    return services_of(app, Services)
+
+
+def _build_services(settings: Settings, engine: AsyncEngine) -> Services:
+    keyring = Keyring.from_settings(settings)
+    sessionmaker = create_sessionmaker(engine)
+    callers = trading_callers(engine)
+    plant_reads = PlantReads(sessionmaker, TradingReadCache())
+    limiter = RateLimiter(settings.rate_limit_storage_uri)
+    metrics = Metrics()
+    journal = JournalRecorder(sessionmaker, keep=settings.voke_esm_journal_max)
+    return Services(
+        settings=settings,
+        keyring=keyring,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        limiter=limiter,
+        metrics=metrics,
+        trading_callers=callers,
+        plant_reads=plant_reads,
+        journal=journal,
+        trading_pipeline=TradingPipeline(
+            keyring=keyring,
+            callers=callers,
+            sessionmaker=sessionmaker,
+            limiter=limiter,
+            rate_limit=settings.voke_esm_rate_limit,
+            metrics=metrics,
+            journal=journal,
+            reads=plant_reads,
+        ),
+        telemetry_publisher=TelemetryPublisher(
+            settings.amqp_url.get_secret_value() if settings.amqp_url else None
+        ),
+        esm_clients=EsmClientService(sync_lease_s=settings.trading_sync_lease_s),
+        # Deleting an org cascades to its sandbox plants: their rows are locked first (lock
+        # order in sandbox/locks.py). Wired here, whether the sandbox's routes are on or not,
+        # since Voke's side never imports the sandbox.
+        org_deletion_locks=(sandbox_locks.lock_plants_of_org,),
+    )
 
 
 _frozen = False
@@ -301,5 +330,5 @@ def _add_probes(app: FastAPI) -> None:
     )
     async def readyz() -> MessageRead:
         """The database answers and can take a write (CONTRACT §11)."""
-        await readiness.check_writable(app.state.engine)
+        await readiness.check_writable(app_services(app).engine)
         return MessageRead(message="ready")

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from tests.conftest import http_client, make_settings
 from tests.factories import Api, error_body, validation_error
-from voke_esm.app import create_app
+from voke_esm.app import app_services, create_app
 
 MIB = 1024 * 1024
 TOO_LARGE = error_body(413, "PAYLOAD_TOO_LARGE", "Request body exceeds 1 MiB")
@@ -337,7 +337,9 @@ def super_admin_token(app: FastAPI) -> str:
         "iat": now,
         "exp": now + timedelta(minutes=5),
     }
-    return jwt.encode(claims, app.state.settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    secret = app_services(app).settings.jwt_secret
+    assert secret is not None
+    return jwt.encode(claims, secret.get_secret_value(), algorithm="HS256")
 
 
 class TestDatabaseUnavailable:

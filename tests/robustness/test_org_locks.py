@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import _truncate_all
 from tests.factories import WHOLE_DAY, Api, EnabledOrg, error_body
+from voke_esm.app import app_services
 from voke_esm.core import db
 from voke_esm.core.db import session_scope
 from voke_esm.core.errors import TransactionConflict
@@ -223,13 +224,13 @@ class TestDeadlockRetry:
                 await session.execute(text(DEADLOCK))
             return "done"
 
-        async with session_scope(app.state.sessionmaker) as session:
+        async with session_scope(app_services(app).sessionmaker) as session:
             assert await db.retry_conflicts(session, lambda: work(session, 1)) == "done"
         assert calls == 2
 
         calls = 0
         with pytest.raises(TransactionConflict) as raised:
-            async with session_scope(app.state.sessionmaker) as session:
+            async with session_scope(app_services(app).sessionmaker) as session:
                 await db.retry_conflicts(session, lambda: work(session, 2))
         assert calls == 2
         assert raised.value.envelope() == CONFLICTED

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer
+from voke_esm.app import app_services
 from voke_esm.sandbox.trading.callers import SqliteTradingCallers, TradingCaller
 
 TRADING = "/api/v1/voke-esm/trading"
@@ -46,8 +47,8 @@ def counted_statements(app: FastAPI) -> Iterator[list[str]]:
             return
         statements.append(statement)
 
-    engine = app.state.engine.sync_engine
-    pipeline = app.state.trading_pipeline  # the trading calls' one way to the caller query
+    engine = app_services(app).engine.sync_engine
+    pipeline = app_services(app).trading_pipeline  # the trading calls' one way to the caller query
     callers = pipeline.callers
     if isinstance(callers, SqliteTradingCallers):
         pipeline.callers = CountedCallers(callers, statements)
@@ -70,11 +71,14 @@ class CountedCallers:
         self._statements.append("trading caller query (its own SQLite connection)")
         return await self._callers.read(client_id, plant_id)
 
+    async def aclose(self) -> None:
+        await self._callers.aclose()
+
 
 async def statements_of(app: FastAPI, call: Call) -> list[str]:
     """The statements of one call, after a first one has warmed caches and connections up."""
     assert (await call()).status_code == 200
-    app.state.plant_reads.cache.clear()
+    app_services(app).plant_reads.cache.clear()
     with counted_statements(app) as statements:
         response = await call()
     assert response.status_code == 200, response.text

@@ -37,6 +37,7 @@ from starlette.requests import Request
 from voke_esm.core.errors import TransactionConflict, is_transaction_conflict
 from voke_esm.core.private_files import create_private_file, make_private_dir
 from voke_esm.core.schemas import utc_now
+from voke_esm.core.services import CoreServices, services_of
 from voke_esm.core.sqlite_inline import inline_connector
 
 logger = logging.getLogger("voke_esm")
@@ -147,7 +148,11 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             echo=echo,
             pool_size=10,
             max_overflow=10,
-            pool_pre_ping=True,
+            # No ping at checkout: it is a round trip on every request (a config update's sixth).
+            # A connection the server dropped fails its statement as a disconnect instead, which
+            # answers 503 and makes the pool drop every connection of that age (the outage test
+            # in tests/robustness/test_postgres_outage.py).
+            pool_pre_ping=False,
             pool_timeout=10,
             **_JSON_CODEC,
         )
@@ -266,7 +271,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session; it commits once, after the handler returns without error."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    sessionmaker = services_of(request.app, CoreServices).sessionmaker
     async with sessionmaker() as session:
         try:
             yield session

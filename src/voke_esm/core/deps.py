@@ -1,4 +1,5 @@
-"""Request-scoped handles on what `create_app` builds once: settings, keys, limiter, session."""
+"""Request-scoped handles on what `create_app` builds once: settings, keys, limiter, metrics,
+session."""
 
 from __future__ import annotations
 
@@ -12,26 +13,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voke_esm.core.config import Settings
 from voke_esm.core.db import get_session
 from voke_esm.core.errors import BODY_NOT_JSON, BodyTooDeep, ValidationFailed
+from voke_esm.core.metrics import Metrics
 from voke_esm.core.ratelimit import RateLimiter
 from voke_esm.core.schemas import FieldError
 from voke_esm.core.security import Keyring
+from voke_esm.core.services import CoreServices, services_of
 
 
 # These are `async def` on purpose: FastAPI runs a plain `def` dependency on its thread pool, a
 # hop that costs more than the lookup itself on every request.
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+async def core_services(request: Request) -> CoreServices:
+    return services_of(request.app, CoreServices)
 
 
-async def _keyring(request: Request) -> Keyring:
-    keyring: Keyring = request.app.state.keyring
-    return keyring
+CoreServicesDep = Annotated[CoreServices, Depends(core_services)]
 
 
-async def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.limiter
-    return limiter
+async def _settings(services: CoreServicesDep) -> Settings:
+    return services.settings
+
+
+async def _keyring(services: CoreServicesDep) -> Keyring:
+    return services.keyring
+
+
+async def _limiter(services: CoreServicesDep) -> RateLimiter:
+    return services.limiter
+
+
+async def _metrics(services: CoreServicesDep) -> Metrics:
+    return services.metrics
 
 
 # scope="function": the session commits before the response is sent, so a client never sees
@@ -40,6 +51,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 KeyringDep = Annotated[Keyring, Depends(_keyring)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 
 def _unstorable(text: str) -> bool:

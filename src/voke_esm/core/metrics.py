@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -135,19 +134,9 @@ class RequestMetrics:
                 self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-async def _metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-MetricsDep = Annotated[Metrics, Depends(_metrics)]
-
-
-def install_metrics(app: FastAPI, metrics: Metrics) -> None:
+def install_metrics(app: FastAPI, metrics: Metrics, limiter: RateLimiter) -> None:
     """`GET /metrics`, fed by `RequestMetrics` (which `create_app` puts outermost in its list)
     and by the rate limiter's refusals."""
-    app.state.metrics = metrics
-    limiter: RateLimiter = app.state.limiter
     limiter.on_rejection(metrics.rate_limited)
 
     @app.get(

@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.factories import Api, bearer
+from voke_esm.app import app_services
 
 ADMIN = "/api/v1/voke-esm/admin"
 PLANTS = 10_000  # as issue 11 measures it
@@ -52,7 +53,9 @@ class TestTradingBesideTheAdminList:
         self, api: Api, app: FastAPI
     ) -> None:
         org = await api.enabled_org()
-        _seed(app.state.engine.url.database, org.default_plant_id)
+        database = app_services(app).engine.url.database
+        assert database is not None  # a SQLite file
+        _seed(database, org.default_plant_id)
         token = await api.trading_token(org.client_id, org.client_secret)
         config = "/api/v1/voke-esm/trading/plant/config"
 

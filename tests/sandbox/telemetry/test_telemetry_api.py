@@ -22,7 +22,7 @@ from tests.conftest import AMQP_URL
 from tests.factories import SEED_BLOCKS, Api, EnabledOrg, error_body
 from tests.live import bound_socket, port_of
 from tests.sandbox.admin.test_admin import org_admin_token
-from voke_esm.app import create_app
+from voke_esm.app import app_services, create_app
 from voke_esm.core.config import Settings
 from voke_esm.core.db import session_scope
 from voke_esm.sandbox.model import CONVENTIONS
@@ -262,7 +262,7 @@ class TestClock:
         plant = await default_plant(api, org)
         limit = 1000 * YEAR_MINUTES
         # As a thousand clock/advance calls of at most a year each would leave it.
-        async with session_scope(app.state.sessionmaker) as session:
+        async with session_scope(app_services(app).sessionmaker) as session:
             state = await org_states_repository.get_org_state(session, uuid.UUID(org.id))
             assert state is not None
             state.clock_offset_minutes = limit - 10

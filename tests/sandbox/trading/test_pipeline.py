@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from tests.conftest import http_client
 from tests.factories import Api, EnabledOrg, bearer
+from voke_esm.app import app_services
 from voke_esm.sandbox.trading.pipeline import TradingPipeline
 
 TRADING = "/api/v1/voke-esm/trading"
@@ -27,7 +28,7 @@ BAD_PLANT_IDS = [
 
 
 def pipeline_of(app: FastAPI) -> TradingPipeline:
-    pipeline: TradingPipeline = app.state.trading_pipeline
+    pipeline: TradingPipeline = app_services(app).trading_pipeline
     return pipeline
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import make_settings
 from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer
+from voke_esm.app import app_services
 from voke_esm.core.config import Settings
 from voke_esm.core.db import create_engine
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
@@ -72,7 +73,7 @@ class TestPlantList:
     async def test_a_repeated_list_is_served_from_the_cache(
         self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
     ) -> None:
-        cache: TradingReadCache = app.state.plant_reads.cache
+        cache: TradingReadCache = app_services(app).plant_reads.cache
         first = await api.http.get(f"{TRADING}/plant/list", headers=bearer(trading_token))
         assert len(cache) == 1
         again = await api.http.get(f"{TRADING}/plant/list", headers=bearer(trading_token))
@@ -124,7 +125,7 @@ class TestPlantList:
         before = await api.http.get(f"{TRADING}/plant/list", headers=bearer(trading_token))
         response = await api.update_config(trading_token, enabled.default_plant_id, WHOLE_DAY)
         assert response.json()["resultCode"] == "applied_ok", response.text
-        cache: TradingReadCache = app.state.plant_reads.cache
+        cache: TradingReadCache = app_services(app).plant_reads.cache
         assert cache.plant_list(enabled.client_id, await plants_version(app, enabled)) == (
             before.content
         )
@@ -151,7 +152,7 @@ class TestPlantList:
 
 
 async def plants_version(app: FastAPI, enabled: EnabledOrg) -> int:
-    caller = await app.state.trading_callers.read(enabled.client_id)
+    caller = await app_services(app).trading_callers.read(enabled.client_id)
     assert caller is not None
     return int(caller.plants_version)
 
@@ -264,7 +265,7 @@ class TestThroughTheEngine:
     async def test_reads_and_invalidation(
         self, app: FastAPI, api: Api, enabled: EnabledOrg, trading_token: str
     ) -> None:
-        assert type(app.state.trading_callers).__name__ == "EngineTradingCallers"
+        assert type(app_services(app).trading_callers).__name__ == "EngineTradingCallers"
         await rename_shows_at_once(api, enabled, trading_token)
         config = await plant_config(api, trading_token, enabled.default_plant_id)
         assert config["plantId"] == enabled.default_plant_id

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.factories import Api, bearer
+from voke_esm.app import app_services
 
 USERS = "/api/v1/users"
 PASSWORD = "a long enough password"
@@ -18,7 +19,7 @@ ROUNDS = 8
 
 
 async def super_admin_ids(app: FastAPI) -> set[str]:
-    async with app.state.sessionmaker() as session:
+    async with app_services(app).sessionmaker() as session:
         rows = await session.scalars(text("SELECT id FROM users WHERE role = 'SUPER_ADMIN'"))
         return {str(uuid.UUID(str(row))) for row in rows}
 

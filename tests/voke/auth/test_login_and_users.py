@@ -26,6 +26,7 @@ from tests.factories import (
     org_admin_token,
     without,
 )
+from voke_esm.app import app_services
 from voke_esm.core.config import Settings
 
 WRONG_LOGIN = error_body(401, "UNAUTHORIZED", "Invalid email or password")
@@ -148,7 +149,7 @@ class TestUsers:
     ) -> None:
         user = await create_user(api)
 
-        async with app.state.sessionmaker() as session:
+        async with app_services(app).sessionmaker() as session:
             stored = await session.scalar(
                 text("SELECT password_hash FROM users WHERE email = :email"),
                 {"email": user["email"]},

@@ -18,6 +18,7 @@ from sqlalchemy import Integer, String, Uuid, bindparam, column, text
 
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, _pg_admin, run_in_thread
 from tests.factories import SEED_BLOCKS, Api, OrgScope, bearer, error_body
+from voke_esm.app import app_services
 from voke_esm.core.db import UtcDateTime, create_engine, session_scope
 from voke_esm.migrations import alembic_config
 from voke_esm.sandbox.trading.journal import JournalRecorder
@@ -48,7 +49,7 @@ PASSWORD = "a long enough password"
 
 async def rows_of_org(app: FastAPI, org_id: str) -> dict[str, int]:
     counts = {}
-    async with session_scope(app.state.sessionmaker) as session:
+    async with session_scope(app_services(app).sessionmaker) as session:
         for table, column in ORG_TABLES.items():
             counts[table] = int(
                 await session.scalar(
@@ -260,7 +261,7 @@ class TestDeleteOrg:
     ) -> None:
         gone, kept = await api.create_org(), await api.create_org()
         assert (await delete_org(api, gone["id"])).status_code == 200
-        recorder = JournalRecorder(app.state.sessionmaker, keep=100)
+        recorder = JournalRecorder(app_services(app).sessionmaker, keep=100)
 
         # A trading call of the org that was in flight while it was deleted is recorded late.
         for org_id in (gone["id"], kept["id"]):

@@ -21,6 +21,7 @@ from tests.factories import (
     org_admin_token,
     without,
 )
+from voke_esm.app import app_services
 
 
 class TestOrgs:
@@ -140,7 +141,7 @@ class TestSecretsAtRest:
         await api.trading_token(credentials["clientId"], credentials["clientSecret"])
 
         dump: list[str] = []
-        async with app.state.sessionmaker() as session:
+        async with app_services(app).sessionmaker() as session:
             connection = await session.connection()
             tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
             for table in tables:

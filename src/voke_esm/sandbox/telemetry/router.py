@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from voke_esm.core.db import end_transaction_before_slow_work
 from voke_esm.core.deps import SessionDep
@@ -21,6 +21,7 @@ from voke_esm.core.errors import (
 )
 from voke_esm.core.schemas import MessageRead
 from voke_esm.sandbox.models import SandboxPlant
+from voke_esm.sandbox.services import SandboxServicesDep
 from voke_esm.sandbox.telemetry import service as telemetry_service
 from voke_esm.sandbox.telemetry.publisher import EXCHANGE, TelemetryPublisher
 from voke_esm.sandbox.telemetry.schemas import (
@@ -47,9 +48,8 @@ OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organiza
 PlantId = Annotated[uuid.UUID, "the sandbox plant's UUID"]
 
 
-async def _publisher(request: Request) -> TelemetryPublisher:
-    publisher: TelemetryPublisher = request.app.state.telemetry_publisher
-    return publisher
+async def _publisher(services: SandboxServicesDep) -> TelemetryPublisher:
+    return services.telemetry_publisher
 
 
 PublisherDep = Annotated[TelemetryPublisher, Depends(_publisher)]

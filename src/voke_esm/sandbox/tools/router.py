@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from voke_esm.core.deps import SessionDep, SettingsDep
 from voke_esm.core.errors import (
@@ -20,6 +20,7 @@ from voke_esm.core.errors import (
 )
 from voke_esm.core.schemas import MessageRead
 from voke_esm.sandbox.models import SandboxPlant
+from voke_esm.sandbox.services import SandboxServicesDep
 from voke_esm.sandbox.tools import service as tools_service
 from voke_esm.sandbox.tools.schemas import (
     FaultsRead,
@@ -28,7 +29,6 @@ from voke_esm.sandbox.tools.schemas import (
     Snapshot,
     SnapshotPlant,
 )
-from voke_esm.sandbox.trading.journal import JournalRecorder
 from voke_esm.voke.auth.deps import SuperAdmin
 
 router = APIRouter(
@@ -45,11 +45,10 @@ OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organiza
 # Journal ------------------------------------------------------------------------------------------
 
 
-async def _recorded(request: Request) -> None:
+async def _recorded(services: SandboxServicesDep) -> None:
     """Wait for the calls recorded so far to be written. Nothing of the request holds a
     connection yet (SuperAdmin reads on its own), so the writer can have it (SQLite has one)."""
-    recorder: JournalRecorder = request.app.state.journal
-    await recorder.flush()
+    await services.journal.flush()
 
 
 JournalWritten = Depends(_recorded)

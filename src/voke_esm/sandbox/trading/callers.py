@@ -1,7 +1,9 @@
 """The trading caller query: what every trading call needs of its client, in one query.
 
 Three backends of one query (CONTRACT §6: rotation, disable, fault rules and other instances'
-writes must count on the very next call, so it is read on every call, never cached).
+writes must count on the very next call). SQLite's backend keeps its answers while the
+database's `PRAGMA data_version` says no connection, of any process, has committed since; the
+others read on every call.
 """
 
 from __future__ import annotations
@@ -185,11 +187,22 @@ class SqliteTradingCallers:
     This is the hot path of every trading call: through the engine it costs a pool checkout and
     SQLAlchemy's execution machinery, about 200 µs; here about 15. In WAL mode a reader never
     waits for the writer, so the query cannot hold up the loop (see voke_esm.core.sqlite_inline).
+
+    Its answers are kept while `PRAGMA data_version` stays the same: SQLite changes it for this
+    connection whenever any other connection commits, this process's engine and the journal
+    writer included, other processes too. This connection never writes, so an unchanged value
+    means the database is as the answers were read from it, and a rotation, a disable, a fault
+    rule or a plant's change counts on the very next call. Any commit drops every answer: the
+    check is one statement, far cheaper than the query and the row's mapping.
     """
+
+    _MOST_KEPT = 4096  # answers kept at most (a flood of unknown clientIds must not grow it)
 
     def __init__(self, database: str) -> None:
         self._database = database
         self._connection: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+        self._answers: dict[tuple[str, str | None], TradingCaller | None] = {}
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -201,8 +214,18 @@ class SqliteTradingCallers:
         return self._connection
 
     async def read(self, client_id: str, plant_id: str | None = None) -> TradingCaller | None:
+        key = (client_id, plant_id)
         try:
             connection = self._connect()
+            version = await when_unlocked(
+                lambda: connection.execute("PRAGMA data_version").fetchone()[0],
+                SQLITE_LOCK_TIMEOUT_S,
+            )
+            if version != self._data_version or len(self._answers) >= self._MOST_KEPT:
+                self._answers.clear()
+                self._data_version = version
+            elif key in self._answers:
+                return self._answers[key]
             row = await when_unlocked(
                 lambda: connection.execute(_SQLITE_CALLER_QUERY, (plant_id, client_id)).fetchone(),
                 SQLITE_LOCK_TIMEOUT_S,
@@ -210,6 +233,12 @@ class SqliteTradingCallers:
         except sqlite3.Error as exc:
             self.close()  # open afresh next time: the file may be back
             raise OperationalError(_SQLITE_CALLER_QUERY, None, exc) from exc
+        caller = self._caller(client_id, row)
+        self._answers[key] = caller
+        return caller
+
+    @staticmethod
+    def _caller(client_id: str, row: Any) -> TradingCaller | None:
         if row is None:
             return None
         org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision, comms = row
@@ -225,6 +254,8 @@ class SqliteTradingCallers:
         )
 
     def close(self) -> None:
+        self._answers.clear()
+        self._data_version = None
         if self._connection is not None:
             self._connection.close()
             self._connection = None

@@ -8,14 +8,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from voke_esm.sandbox.services import SandboxServicesDep
 from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.journal import TradingCall, trading_call
 from voke_esm.sandbox.trading.pipeline import TradingPipeline, trading_bearer
 
 
-async def _pipeline(request: Request) -> TradingPipeline:
-    pipeline: TradingPipeline = request.app.state.trading_pipeline
-    return pipeline
+async def _pipeline(services: SandboxServicesDep) -> TradingPipeline:
+    return services.trading_pipeline
 
 
 TradingPipelineDep = Annotated[TradingPipeline, Depends(_pipeline)]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from voke_esm.core.deps import KeyringDep, SessionDep, SettingsDep, json_body
+from voke_esm.core.deps import KeyringDep, MetricsDep, SessionDep, SettingsDep, json_body
 from voke_esm.core.errors import (
     InvalidClient,
     LoopbackOnly,
@@ -22,7 +22,6 @@ from voke_esm.core.errors import (
     error_responses,
     field_errors,
 )
-from voke_esm.core.metrics import MetricsDep
 from voke_esm.sandbox.trading import service as trading_service
 from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.deps import TradingCallDep, TradingPipelineDep, guarded_caller

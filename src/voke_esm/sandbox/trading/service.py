@@ -183,8 +183,9 @@ async def update_config(
         "version": version,
         "errors": [dict(error) for error in errors],
     }
-    if not await trading_repository.remember_config_update(
-        session, plant.id, config_update_req_code, answer
+    applied = result_code == "applied_ok"
+    if not await trading_repository.record_config_update(
+        session, plant, config_update_req_code, answer, apply=time_configs if applied else None
     ):
         earlier = await config_updates_repository.get_config_update(
             session, plant.id, config_update_req_code
@@ -193,8 +194,7 @@ async def update_config(
             raise RuntimeError("config update record vanished under a row lock")
         return earlier.response
 
-    if result_code == "applied_ok":
-        await trading_repository.apply_config(session, plant, time_configs, version)
+    if applied:
         logger.info("Voke ESM: applied config for %s", plant.external_plant_id)
     return answer
 

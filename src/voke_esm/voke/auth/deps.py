@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voke_esm.core.db import session_scope
-from voke_esm.core.deps import KeyringDep
+from voke_esm.core.deps import CoreServicesDep
 from voke_esm.core.errors import Unauthorized
 from voke_esm.voke.auth import service as auth_service
 from voke_esm.voke.auth.models import User
@@ -20,8 +19,7 @@ voke_bearer = HTTPBearer(
 
 
 async def current_user(
-    request: Request,
-    keyring: KeyringDep,
+    services: CoreServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(voke_bearer)],
 ) -> User:
     """The token's user, read in a short transaction of its own that ends before the route runs.
@@ -33,9 +31,10 @@ async def current_user(
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with session_scope(sessionmaker) as session:
-        return await auth_service.user_from_token(session, keyring, credentials.credentials)
+    async with session_scope(services.sessionmaker) as session:
+        return await auth_service.user_from_token(
+            session, services.keyring, credentials.credentials
+        )
 
 
 async def current_super_admin(user: Annotated[User, Depends(current_user)]) -> User:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Request
-
-from voke_esm.core.deps import KeyringDep
 from voke_esm.core.errors import (
     Conflict,
     Forbidden,
@@ -20,7 +17,8 @@ from voke_esm.core.schemas import OrgId, PlantId
 from voke_esm.voke.auth.deps import SuperAdmin
 from voke_esm.voke.client import service as client_service
 from voke_esm.voke.client.schemas import ConfigUpdateAnswer, SyncReportRead, TimeConfigsPush
-from voke_esm.voke.client.service import EsmCallFailed, EsmClientService
+from voke_esm.voke.client.service import EsmCallFailed
+from voke_esm.voke.services import VokeServicesDep
 
 router = APIRouter(
     prefix="/api/v1/orgs/{orgId}",
@@ -31,26 +29,18 @@ router = APIRouter(
 )
 
 
-async def _esm_clients(request: Request) -> EsmClientService:
-    clients: EsmClientService = request.app.state.esm_clients
-    return clients
-
-
-EsmClients = Annotated[EsmClientService, Depends(_esm_clients)]
-
-
 @router.post("/trading/sync", response_model=SyncReportRead)
 async def sync_now(
     org_id: OrgId,
     _: SuperAdmin,
-    keyring: KeyringDep,
-    clients: EsmClients,
-    request: Request,
+    services: VokeServicesDep,
 ) -> SyncReportRead:
     """Run one trading sync of the org now: token, plant list, config of each linked plant."""
     # No request session: the sync opens short ones of its own between its outbound calls, so
     # no transaction is held across HTTP (the ESM called may be this very process).
-    report = await client_service.sync_org(request.app.state.sessionmaker, keyring, clients, org_id)
+    report = await client_service.sync_org(
+        services.sessionmaker, services.keyring, services.esm_clients, org_id
+    )
     return SyncReportRead.model_validate(report, from_attributes=True)
 
 
@@ -64,15 +54,13 @@ async def push_time_configs(
     plant_id: PlantId,
     body: TimeConfigsPush,
     _: SuperAdmin,
-    keyring: KeyringDep,
-    clients: EsmClients,
-    request: Request,
+    services: VokeServicesDep,
 ) -> ConfigUpdateAnswer:
     """Send a schedule to the ESM's config/update; on `applied_ok` it is stored on the plant."""
     return await client_service.push_time_configs(
-        request.app.state.sessionmaker,
-        keyring,
-        clients,
+        services.sessionmaker,
+        services.keyring,
+        services.esm_clients,
         org_id,
         plant_id,
         time_configs=[block.as_json() for block in body.time_configs],

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from voke_esm.core.deps import SessionDep
 from voke_esm.core.errors import (
@@ -20,16 +20,16 @@ from voke_esm.voke.auth.deps import SuperAdmin
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.schemas import ConnectionsRead, OrgCreate, OrgRead
 from voke_esm.voke.orgs.service import OrgLock
+from voke_esm.voke.services import VokeServicesDep
 
 router = APIRouter(
     prefix="/api/v1/orgs", tags=["Orgs"], responses=error_responses(Unauthorized, Forbidden)
 )
 
 
-async def _deletion_locks(request: Request) -> Sequence[OrgLock]:
+async def _deletion_locks(services: VokeServicesDep) -> Sequence[OrgLock]:
     """What create_app wired to be locked before an org's row goes (orgs_service.delete_org)."""
-    locks: Sequence[OrgLock] = request.app.state.org_deletion_locks
-    return locks
+    return services.org_deletion_locks
 
 
 DeletionLocks = Annotated[Sequence[OrgLock], Depends(_deletion_locks)]
