@@ -22,6 +22,7 @@ from voke_esm.core.security import TRADING_ISSUER, Keyring
 from voke_esm.sandbox.repositories import clients as clients_repository
 from voke_esm.sandbox.repositories import config_updates as config_updates_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
+from voke_esm.sandbox.trading import quirks as org_quirks
 from voke_esm.sandbox.trading import repository as trading_repository
 from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
@@ -115,6 +116,7 @@ async def update_config(
     config_update_req_code: str,
     validate_only: bool,
     time_configs: list[TimeConfigJson],
+    quirks: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Validate, and unless asked only to validate, apply a schedule as a new config version.
 
@@ -132,15 +134,17 @@ async def update_config(
             {"field": "configEnabled", "message": "config updates are disabled for this plant"}
         )
     errors.extend(check_next_version(plant.config_version))
-    errors.extend(check_time_configs(time_configs))
+    errors.extend(org_quirks.enforced(check_time_configs(time_configs), quirks))
     if errors:
         result_code = "cfg_rejected"
-    elif validate_only:
+    elif org_quirks.validate_only(validate_only, quirks):
         result_code = "cfg_accepted"
     else:
         result_code = "applied_ok"
 
-    version = plant.config_version + (1 if result_code == "applied_ok" else 0)
+    version = plant.config_version
+    if result_code == "applied_ok":
+        version = org_quirks.applied_version(plant.id, version + 1, quirks)
     answer = {
         "plantId": plant.external_plant_id,
         "configUpdateReqCode": config_update_req_code,
@@ -150,7 +154,7 @@ async def update_config(
     }
     if not await trading_repository.remember_config_update(
         session, plant.id, config_update_req_code, answer
-    ):
+    ) and org_quirks.replays(quirks):
         earlier = await config_updates_repository.get_config_update(
             session, plant.id, config_update_req_code
         )
@@ -159,6 +163,7 @@ async def update_config(
         return earlier.response
 
     if result_code == "applied_ok":
-        await trading_repository.apply_config(session, plant, time_configs, version)
+        stored = org_quirks.stored_blocks(time_configs, quirks)
+        await trading_repository.apply_config(session, plant, stored, version)
         logger.info("Voke ESM: applied config for %s", plant.external_plant_id)
     return answer
