@@ -409,7 +409,7 @@ class ConformanceRun:
         twice = sorted({plant_id for plant_id in listed if listed.count(plant_id) > 1})
         if twice:
             raise CheckFailed(f"listed more than once: {', '.join(twice)}")
-        return f"{_plants(len(listed))}, each plantId once"
+        return f"each plantId once ({_plants(len(listed))})"
 
     async def config_shape(self) -> str:
         listed = list(dict.fromkeys(await self.listed_ids()))
@@ -434,7 +434,7 @@ class ConformanceRun:
                 except ValidationError as exc:
                     problems.append(f"timeConfigs of the wrong shape ({exc.error_count()} errors)")
             _fail_if(problems)
-        return f"the config of each of {_plants(len(listed))} has the contract's shape"
+        return f"every listed plant's config has the contract's shape ({_plants(len(listed))})"
 
     async def config_unknown(self) -> str:
         exchange = await self.probe.send(

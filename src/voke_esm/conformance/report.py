@@ -200,6 +200,7 @@ table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .4em; text-align: left; vertical-align: top; }}
 tr.fail td:first-child, tr.error td:first-child {{ color: #b00020; font-weight: bold; }}
 tr.pass td:first-child {{ color: #1b5e20; }}
+td:nth-child(2) {{ white-space: nowrap; }}
 pre {{ white-space: pre-wrap; background: #f6f6f6; padding: .5em; }}
 </style></head><body>
 <h1>Conformance of {e(document["target"])}</h1>

@@ -192,7 +192,7 @@ class TradingPipeline:
         async with session_scope(self.sessionmaker) as session:
             org_quirks = await org_states_repository.quirks_of_plant_org(session, plant_id)
         if quirks.unauthenticated_status(org_quirks, token_sent=token_sent) == 403:
-            return Forbidden()
+            return Forbidden(quirks.FORBIDDEN_MESSAGE)
         return refused
 
     # Steps 3 and 4, and the journal's identification ----------------------------------------

@@ -157,6 +157,9 @@ def bad_secret_answer(quirks: Collection[str]) -> JSONResponse | None:
 # Authentication (pipeline) -----------------------------------------------------------------------
 
 
+FORBIDDEN_MESSAGE: Final = "Forbidden (a quirk of this organization answers 403 for 401)"
+
+
 def unauthenticated_status(quirks: Collection[str], *, token_sent: bool) -> int:
     """401, or 403 where the org's quirks say so. An unauthenticated call is the org's whose
     plant it names (`plantId`), the only way to tell whose it is."""
