@@ -604,7 +604,7 @@ def conformance(
         only=tuple(only or ()),
     )
     try:
-        runner.usage_problems(options)
+        runner.check_usage(options)
     except runner.UsageError as exc:
         raise _fail(str(exc), runner.ExitCode.USAGE) from None
     # Voke's ESM client says when it waits out a Retry-After: shown as it happens.

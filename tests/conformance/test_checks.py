@@ -11,7 +11,7 @@ import pytest
 from voke_esm.conformance.catalog import CHECKS_BY_ID
 from voke_esm.conformance.checks import NEGATIVE_CASES, PROBE_SCHEDULE, WRITE_SCHEDULE
 from voke_esm.conformance.report import CheckResult, Masker, Report
-from voke_esm.conformance.runner import select
+from voke_esm.conformance.runner import Options, select
 from voke_esm.contract.time_configs import RULES, check_time_configs, rule_of
 
 
@@ -88,3 +88,9 @@ def test_the_reports_escape_what_the_esm_answered(tmp_path: Path) -> None:
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None
     assert failure.get("message") == hostile
+
+
+def test_the_options_never_show_the_secret() -> None:
+    options = Options(base_url="http://127.0.0.1:1", client_id="vesm-x", client_secret="s3cret")
+
+    assert "s3cret" not in repr(options)

@@ -47,6 +47,15 @@ class TestUsage:
         assert result.exit_code == ExitCode.USAGE
         assert "'often' is not a rate limit" in result.output
 
+    def test_a_report_dir_that_cannot_be_one(self, tmp_path: Path) -> None:
+        taken = tmp_path / "a-file"
+        taken.write_text("")
+
+        result = conformance("--base-url", "http://127.0.0.1:1", "--report-dir", str(taken))
+
+        assert result.exit_code == ExitCode.USAGE
+        assert f"--report-dir {taken}: File exists" in result.output
+
 
 class TestUnreachable:
     def test_a_dead_url(self, closed_port: int, tmp_path: Path) -> None:

@@ -175,6 +175,23 @@ def same_blocks(sent: Sequence[Mapping[str, Any]], read: Any) -> bool:
     )
 
 
+def answer_problems(exchange: Exchange, plant_id: str, result_code: str) -> list[str]:
+    """What keeps a config update's answer from being §6's, with `result_code`."""
+    if exchange.status != 200 or not isinstance(exchange.body, dict):
+        return [f"answered {exchange.status}, not 200 with a JSON object"]
+    body = exchange.body
+    problems = []
+    if body.get("resultCode") != result_code:
+        problems.append(f"resultCode {body.get('resultCode')!r}, not {result_code!r}")
+    if body.get("plantId") != plant_id:
+        problems.append(f"plantId {body.get('plantId')!r}, not {plant_id!r}")
+    if not isinstance(body.get("version"), int):
+        problems.append("no integer version")
+    if not isinstance(body.get("errors"), list):
+        problems.append("no errors list")
+    return problems
+
+
 def _fail_if(problems: list[str]) -> None:
     if problems:
         raise CheckFailed("; ".join(problems))
@@ -297,21 +314,6 @@ class ConformanceRun:
         if not validate_only:
             self.wrote = True
         return await self.probe.send("POST", UPDATE_PATH, token=await self.bearer(), json=body)
-
-    def _answer_problems(self, exchange: Exchange, plant_id: str, result_code: str) -> list[str]:
-        if exchange.status != 200 or not isinstance(exchange.body, dict):
-            return [f"answered {exchange.status}, not 200 with a JSON object"]
-        body = exchange.body
-        problems = []
-        if body.get("resultCode") != result_code:
-            problems.append(f"resultCode {body.get('resultCode')!r}, not {result_code!r}")
-        if body.get("plantId") != plant_id:
-            problems.append(f"plantId {body.get('plantId')!r}, not {plant_id!r}")
-        if not isinstance(body.get("version"), int):
-            problems.append("no integer version")
-        if not isinstance(body.get("errors"), list):
-            problems.append("no errors list")
-        return problems
 
     # Token -------------------------------------------------------------------------------------
 
@@ -452,7 +454,7 @@ class ConformanceRun:
         plant_id = await self.target()
         before = await self.read_config(plant_id)
         exchange = await self.update(plant_id, PROBE_SCHEDULE, validate_only=True)
-        problems = self._answer_problems(exchange, plant_id, "cfg_accepted")
+        problems = answer_problems(exchange, plant_id, "cfg_accepted")
         if not problems and exchange.body["errors"]:
             problems.append(f"errors {exchange.body['errors']} beside cfg_accepted")
         after = await self.read_config(plant_id)  # read even so: later checks compare with it
@@ -474,7 +476,7 @@ class ConformanceRun:
             plant_id = await self.target()
             version = await self.known_version(plant_id)
             exchange = await self.update(plant_id, blocks, validate_only=True)
-            _fail_if(self._answer_problems(exchange, plant_id, "cfg_rejected"))
+            _fail_if(answer_problems(exchange, plant_id, "cfg_rejected"))
             named = {e.get("field") for e in exchange.body["errors"] if isinstance(e, dict)}
             problems = [f"no error at {field}" for field in expected if field not in named]
             # §6: `version` is the plant's version after the call.
@@ -520,7 +522,7 @@ class ConformanceRun:
         plant_id = self._writes_allowed()
         before = await self.read_config(plant_id)
         exchange = await self.update(plant_id, WRITE_SCHEDULE, validate_only=False)
-        _fail_if(self._answer_problems(exchange, plant_id, "applied_ok"))
+        _fail_if(answer_problems(exchange, plant_id, "applied_ok"))
         expected = before["version"] + 1
         problems = []
         if exchange.body["version"] != expected:
@@ -541,7 +543,7 @@ class ConformanceRun:
             self.update(plant_id, WRITE_SCHEDULE, validate_only=False),
         )
         for exchange in answers:
-            _fail_if(self._answer_problems(exchange, plant_id, "applied_ok"))
+            _fail_if(answer_problems(exchange, plant_id, "applied_ok"))
         versions = sorted(exchange.body["version"] for exchange in answers)
         expected = [before["version"] + 1, before["version"] + 2]
         after = await self.read_config(plant_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -47,7 +47,7 @@ class UsageError(Exception):
 class Options:
     base_url: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # never in a log line or a traceback
     rate_limit: str = DEFAULT_RATE_LIMIT
     allow_writes: bool = False
     plant_id: str | None = None
@@ -55,8 +55,9 @@ class Options:
     only: tuple[str, ...] = ()
 
 
-def usage_problems(options: Options) -> RateLimitItem:
-    """The parsed rate limit of a usable command line; `UsageError` for any other."""
+def check_usage(options: Options) -> RateLimitItem:
+    """The parsed rate limit of a usable command line (its report folder made, so that a run
+    never ends without its reports); `UsageError` for any other."""
     if not options.client_secret:
         raise UsageError(f"set the client secret in {SECRET_VARIABLE} (never on the command line)")
     url = urlsplit(options.base_url)
@@ -65,11 +66,17 @@ def usage_problems(options: Options) -> RateLimitItem:
     if options.allow_writes and not options.plant_id:
         raise UsageError("--allow-writes needs --plant-id: the plant whose blocks may change")
     try:
-        return parse(options.rate_limit)
+        rate_limit = parse(options.rate_limit)
     except ValueError:
         raise UsageError(
             f"--rate-limit {options.rate_limit!r} is not a rate limit such as '10/minute'"
         ) from None
+    if options.report_dir is not None:
+        try:
+            options.report_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--report-dir {options.report_dir}: {exc.strerror}") from None
+    return rate_limit
 
 
 def select(patterns: Sequence[str]) -> list[CheckSpec]:
@@ -110,7 +117,7 @@ class _Aborted(Exception):
 async def run(options: Options, echo: Callable[[str], None]) -> ExitCode:
     """Run the checks `options` select; `echo` prints a line. The exit status of §14."""
     try:
-        rate_limit = usage_problems(options)
+        rate_limit = check_usage(options)
     except UsageError as exc:
         echo(f"Usage error: {exc}")
         return ExitCode.USAGE

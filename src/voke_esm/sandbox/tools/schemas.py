@@ -131,7 +131,9 @@ class QuirksWrite(StrictBody):
         json_schema_extra={"examples": [{"quirks": ["forbiddenForUnauthorized", "acceptOverlaps"]}]}
     )
 
-    quirks: list[str] = Field(max_length=100, description="names from `available`")
+    quirks: list[Annotated[str, Field(max_length=64)]] = Field(
+        max_length=100, description="names from `available`"
+    )
 
 
 class QuirkRead(CamelModel):
