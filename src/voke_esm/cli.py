@@ -537,6 +537,84 @@ def smoke(
     raise typer.Exit(0 if passed else 1)
 
 
+@app.command(short_help="Check an ESM (the sandbox or a partner's) against the contract.")
+def conformance(
+    base_url: Annotated[
+        str,
+        typer.Option(
+            metavar="URL",
+            help="the ESM's API base, as Voke stores it (esmApiUrl),"
+            " e.g. http://127.0.0.1:4410/api/v1/voke-esm",
+        ),
+    ],
+    client_id: Annotated[
+        str,
+        typer.Option(
+            metavar="ID", help="the client id; the secret is read from VOKE_ESM_CLIENT_SECRET"
+        ),
+    ],
+    allow_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-writes",
+            help="also apply updates to --plant-id, and put its original blocks back at the end",
+        ),
+    ] = False,
+    plant_id: Annotated[
+        str | None,
+        typer.Option(metavar="P", help="the plant the updates use (default: the first listed)"),
+    ] = None,
+    rate_limit: Annotated[
+        str,
+        typer.Option(metavar="LIMIT", help="the ESM's limit per endpoint, e.g. 10/minute"),
+    ] = "10/minute",
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="write conformance.json, conformance.junit.xml and conformance.html here",
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="ID",
+            help="run only these checks (IDs or patterns such as 'DRY-*'; repeat or separate"
+            " with commas)",
+        ),
+    ] = None,
+) -> None:
+    """Check an ESM against sections 2, 5 and 6 of the contract, safely unless --allow-writes.
+
+    Exit status: 0 every MUST check passed, 1 one did not, 2 usage error, 3 the ESM cannot be
+    reached or refused the credentials, 4 no check ran.
+    """
+    import os
+
+    from voke_esm.conformance import runner
+
+    options = runner.Options(
+        base_url=base_url,
+        client_id=client_id,
+        client_secret=os.environ.get(runner.SECRET_VARIABLE, ""),
+        rate_limit=rate_limit,
+        allow_writes=allow_writes,
+        plant_id=plant_id,
+        report_dir=report_dir,
+        only=tuple(only or ()),
+    )
+    try:
+        runner.check_usage(options)
+    except runner.UsageError as exc:
+        raise _fail(str(exc), runner.ExitCode.USAGE) from None
+    # Voke's ESM client says when it waits out a Retry-After: shown as it happens.
+    client_log = logging.getLogger("voke_esm.esm_client")
+    client_log.setLevel(logging.INFO)
+    client_log.addHandler(logging.StreamHandler(sys.stderr))
+    logging.getLogger("stamina").addHandler(logging.NullHandler())  # the line above says it
+    raise typer.Exit(asyncio.run(runner.run(options, typer.echo)))
+
+
 def main() -> None:
     try:
         app()

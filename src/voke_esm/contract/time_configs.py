@@ -194,3 +194,27 @@ def _overlaps(windows: list[tuple[int, int, int]], field: str) -> list[FieldErro
         if end > latest_end:
             latest_end, latest_end_index = end, index
     return [error for _, error in sorted(errors, key=lambda pair: pair[0])]
+
+
+# The rules of §5 by name: what `rule_of` says an error of `check_time_configs` broke. Voke's
+# conformance check builds one negative case per rule, and the sandbox's quirks (§14) can let
+# one rule pass.
+RULES: Final = ("time", "order", "sign", "soc", "overlap", "count")
+
+
+def rule_of(error: FieldError, *, field: str = "timeConfigs") -> str:
+    """Which rule of `RULES` (or "finite", for a number that is not) an error broke."""
+    at, message = error["field"], error["message"]
+    if at == field:
+        return "count"
+    if message.startswith("overlaps block"):
+        return "overlap"
+    if message == "must be a finite number":
+        return "finite"
+    if at.endswith(".to") and message == "must be later than from":
+        return "order"
+    if at.endswith((".from", ".to")):
+        return "time"
+    if at.endswith((".pBatMax", ".pBatMin")):
+        return "sign"
+    return "soc"

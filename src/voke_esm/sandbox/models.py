@@ -143,6 +143,8 @@ class SandboxOrgState(Base):
     comms_loss_possible: Mapped[bool] = mapped_column(Boolean, default=False)
     fault_rules: Mapped[list[FaultRuleJson]] = mapped_column(JsonDocument, default=list)
     token_ttl_seconds: Mapped[int | None]
+    # The org's chosen misbehaviours of the trading API (CONTRACT §14; sandbox/trading/quirks.py).
+    quirks: Mapped[list[str]] = mapped_column(JsonDocument, default=list, server_default="[]")
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     # When a periodic telemetry round (TELEMETRY_INTERVAL_S) last took the org, on any instance:
     # the lease that keeps several instances from publishing the same snapshots.

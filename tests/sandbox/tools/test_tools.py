@@ -57,11 +57,18 @@ TOOL_ENDPOINTS = [
     ("GET", "faults"),
     ("PUT", "faults"),
     ("DELETE", "faults"),
+    ("GET", "quirks"),
+    ("PUT", "quirks"),
+    ("DELETE", "quirks"),
     ("GET", "snapshot"),
     ("PUT", "snapshot"),
     ("POST", "reset"),
 ]
-VALID_BODIES: dict[str, Any] = {"faults": {"rules": []}, "snapshot": {"plants": []}}
+VALID_BODIES: dict[str, Any] = {
+    "faults": {"rules": []},
+    "quirks": {"quirks": []},
+    "snapshot": {"plants": []},
+}
 
 
 def rule(endpoint: str, kind: str, **fields: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.core.schemas import utc_now
-from voke_esm.sandbox.models import FaultRuleJson, SandboxClient, SandboxOrgState
+from voke_esm.sandbox.models import FaultRuleJson, SandboxClient, SandboxOrgState, SandboxPlant
 
 
 async def get_org_state(
@@ -60,6 +60,24 @@ async def set_fault_rules(
 ) -> None:
     state.fault_rules = rules
     await session.flush()
+
+
+async def set_quirks(session: AsyncSession, state: SandboxOrgState, quirks: list[str]) -> None:
+    state.quirks = quirks
+    state.updated_at = utc_now()
+    await session.flush()
+
+
+async def quirks_of_plant_org(session: AsyncSession, external_plant_id: str) -> list[str]:
+    """The quirks of the org that has a sandbox plant `external_plant_id`, if exactly one has."""
+    query = (
+        select(SandboxOrgState.quirks)
+        .join(SandboxPlant, SandboxPlant.org_id == SandboxOrgState.org_id)
+        .where(SandboxPlant.external_plant_id == external_plant_id)
+        .limit(2)
+    )
+    found = (await session.scalars(query)).all()
+    return list(found[0]) if len(found) == 1 else []
 
 
 async def advance_clock(session: AsyncSession, state: SandboxOrgState, minutes: float) -> None:

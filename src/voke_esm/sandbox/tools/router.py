@@ -26,9 +26,13 @@ from voke_esm.sandbox.tools.schemas import (
     FaultsRead,
     FaultsWrite,
     JournalEntryRead,
+    QuirkRead,
+    QuirksRead,
+    QuirksWrite,
     Snapshot,
     SnapshotPlant,
 )
+from voke_esm.sandbox.trading.quirks import QUIRKS
 from voke_esm.voke.auth.deps import SuperAdmin
 
 router = APIRouter(
@@ -118,6 +122,38 @@ async def delete_faults(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) 
     """Remove every fault rule of the org and give its tokens the default lifetime again."""
     org = await tools_service.clear_faults(session, org_id)
     return MessageRead(message=f"Faults of {org.name} cleared; tokens live the default time")
+
+
+# Quirks (CONTRACT §14) ----------------------------------------------------------------------------
+
+
+def _quirks_read(chosen: list[str]) -> QuirksRead:
+    available = [
+        QuirkRead(name=quirk.name, check=quirk.check, description=quirk.description)
+        for quirk in QUIRKS.values()
+    ]
+    return QuirksRead(quirks=chosen, available=available)
+
+
+@router.get("/quirks", response_model=QuirksRead)
+async def get_quirks(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> QuirksRead:
+    """The org's quirks (named misbehaviours of its trading API), and every quirk there is."""
+    return _quirks_read(await tools_service.get_quirks(session, org_id))
+
+
+@router.put("/quirks", response_model=QuirksRead)
+async def put_quirks(
+    org_id: OrgIdQuery, body: QuirksWrite, _: SuperAdmin, session: SessionDep
+) -> QuirksRead:
+    """Replace the org's quirks; they apply to its next trading call."""
+    return _quirks_read(await tools_service.set_quirks(session, org_id, body.quirks))
+
+
+@router.delete("/quirks", response_model=MessageRead)
+async def delete_quirks(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
+    """Switch every quirk of the org off: its trading API keeps the contract again."""
+    org = await tools_service.clear_quirks(session, org_id)
+    return MessageRead(message=f"Quirks of {org.name} cleared")
 
 
 # Snapshot, restore, reset -------------------------------------------------------------------------

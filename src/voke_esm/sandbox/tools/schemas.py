@@ -122,6 +122,32 @@ class FaultsRead(CamelModel):
     token_ttl_seconds: int | None
 
 
+# Quirks ------------------------------------------------------------------------------------------
+
+
+class QuirksWrite(StrictBody):
+    """The org's quirks (CONTRACT §14); PUT replaces them (what is left out is off)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"quirks": ["forbiddenForUnauthorized", "acceptOverlaps"]}]}
+    )
+
+    quirks: list[Annotated[str, Field(max_length=64)]] = Field(
+        max_length=100, description="names from `available`"
+    )
+
+
+class QuirkRead(CamelModel):
+    name: str
+    check: str = Field(description="the `voke-esm conformance` check it makes fail")
+    description: str
+
+
+class QuirksRead(CamelModel):
+    quirks: list[str] = Field(description="the quirks switched on for the org")
+    available: list[QuirkRead] = Field(description="every quirk there is")
+
+
 # Snapshot ----------------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from voke_esm.sandbox.telemetry import site
 from voke_esm.sandbox.tools import faults
 from voke_esm.sandbox.tools import repository as journal_repository
 from voke_esm.sandbox.tools.schemas import FaultRule, SnapshotPlant
+from voke_esm.sandbox.trading import quirks as trading_quirks
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.models import Org
 
@@ -107,6 +108,35 @@ async def clear_faults(session: AsyncSession, org_id: uuid.UUID) -> Org:
         await org_states_repository.set_fault_setup(
             session, state, rules=[], token_ttl_seconds=None
         )
+    return org
+
+
+# Quirks (CONTRACT §14) ----------------------------------------------------------------------------
+
+
+async def get_quirks(session: AsyncSession, org_id: uuid.UUID) -> list[str]:
+    org = await orgs_service.get_org(session, org_id)
+    state = await org_states_repository.get_org_state(session, org.id)
+    return [] if state is None else list(state.quirks)
+
+
+async def set_quirks(session: AsyncSession, org_id: uuid.UUID, quirks: list[str]) -> list[str]:
+    if errors := trading_quirks.unknown(quirks):
+        raise ValidationFailed(errors)
+    chosen = list(dict.fromkeys(quirks))  # each once, in the order given
+    org = await orgs_service.get_org(session, org_id)
+    state = await org_states_repository.get_org_state(session, org.id, for_update=True)
+    if state is None:
+        raise NeverEnabled()
+    await org_states_repository.set_quirks(session, state, chosen)
+    return chosen
+
+
+async def clear_quirks(session: AsyncSession, org_id: uuid.UUID) -> Org:
+    org = await orgs_service.get_org(session, org_id)
+    state = await org_states_repository.get_org_state(session, org.id, for_update=True)
+    if state is not None:
+        await org_states_repository.set_quirks(session, state, [])
     return org
 
 

@@ -40,6 +40,7 @@ class TradingCaller:
     plants_version: int
     fault_rules: list[Any]
     token_ttl_seconds: int | None  # the org's own token lifetime (CONTRACT §11), if it set one
+    quirks: frozenset[str]  # the org's chosen misbehaviours (CONTRACT §14; trading/quirks.py)
     # (row id, revision) of the plant asked about, when the call names one the client has.
     plant_key: tuple[str, int] | None
     # Some plant of the org may be in commsLoss (CONTRACT §12): answers must look at the clock.
@@ -72,7 +73,7 @@ def trading_callers(engine: AsyncEngine) -> TradingCallers:
 # One query on every trading call. {plant} and {client} are the driver's placeholders.
 _CALLER_QUERY = """
 SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
-       p.id, p.revision, s.comms_loss_possible
+       s.quirks, p.id, p.revision, s.comms_loss_possible
 FROM voke_esm_clients AS c
 LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
 LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = {plant}
@@ -98,6 +99,7 @@ class EngineTradingCallers:
                 SandboxClient.plants_version,
                 SandboxOrgState.fault_rules,
                 SandboxOrgState.token_ttl_seconds,
+                SandboxOrgState.quirks,
                 SandboxPlant.id,
                 SandboxPlant.revision,
                 SandboxOrgState.comms_loss_possible,
@@ -111,7 +113,9 @@ class EngineTradingCallers:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision, comms = row
+        org_id, digest, plants_version, fault_rules, ttl, quirks, plant_row_id, revision, comms = (
+            row
+        )
         return TradingCaller(
             client_id,
             org_id,
@@ -119,6 +123,7 @@ class EngineTradingCallers:
             plants_version,
             fault_rules or [],
             ttl,
+            frozenset(quirks or ()),
             None if plant_row_id is None else (str(plant_row_id), revision),
             bool(comms),
         )
@@ -160,7 +165,9 @@ class PostgresTradingCallers:
             raise OperationalError(self._QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision, comms = row
+        org_id, digest, plants_version, fault_rules, ttl, quirks, plant_row_id, revision, comms = (
+            row
+        )
         return TradingCaller(
             client_id,
             uuid.UUID(str(org_id)),
@@ -168,6 +175,7 @@ class PostgresTradingCallers:
             plants_version,
             json_value(fault_rules) if fault_rules else [],
             ttl,
+            frozenset(json_value(quirks)) if quirks else frozenset(),
             None if plant_row_id is None else (str(plant_row_id), revision),
             bool(comms),
         )
@@ -241,7 +249,9 @@ class SqliteTradingCallers:
     def _caller(client_id: str, row: Any) -> TradingCaller | None:
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision, comms = row
+        org_id, digest, plants_version, fault_rules, ttl, quirks, plant_row_id, revision, comms = (
+            row
+        )
         return TradingCaller(
             client_id,
             uuid.UUID(hex=org_id),
@@ -249,6 +259,7 @@ class SqliteTradingCallers:
             plants_version,
             json_value(fault_rules) if fault_rules else [],
             ttl,
+            frozenset(json_value(quirks)) if quirks else frozenset(),
             None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
             bool(comms),
         )

@@ -48,6 +48,7 @@ class TradingCall:
     plant_id: str | None = None
     config_update_req_code: str | None = None
     result_code: str | None = None
+    quirks: frozenset[str] = frozenset()  # the org's, once identified (trading/quirks.py)
 
     def identify(self, org_id: uuid.UUID, client_id: str) -> None:
         self.org_id = org_id

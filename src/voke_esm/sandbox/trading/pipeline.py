@@ -47,8 +47,10 @@ from voke_esm.core.errors import (
     ERROR_DIALECT,
     AppError,
     ErrorDialect,
+    Forbidden,
     LoopbackOnly,
     Unauthorized,
+    ValidationFailed,
     error_response,
     handle_error,
 )
@@ -56,7 +58,8 @@ from voke_esm.core.metrics import Metrics
 from voke_esm.core.ratelimit import RateLimiter
 from voke_esm.core.schemas import utc_now
 from voke_esm.core.security import TRADING_ISSUER, Keyring, TokenError
-from voke_esm.sandbox.trading import faults
+from voke_esm.sandbox.repositories import org_states as org_states_repository
+from voke_esm.sandbox.trading import faults, quirks
 from voke_esm.sandbox.trading.callers import TradingCaller, TradingCallers
 from voke_esm.sandbox.trading.faults import ConnectionDropped
 from voke_esm.sandbox.trading.journal import (
@@ -69,13 +72,14 @@ from voke_esm.sandbox.trading.journal import (
 )
 from voke_esm.sandbox.trading.paths import TRADING_PREFIX, is_trading_path
 from voke_esm.sandbox.trading.schemas import PlantConfigQuery
-from voke_esm.sandbox.trading.service import PlantReads
+from voke_esm.sandbox.trading.service import PlantReads, TradingPlantNotFound
 
 logger = logging.getLogger("voke_esm")
 
 TOKEN_PATH = f"{TRADING_PREFIX}/token"
 PLANT_LIST = f"{TRADING_PREFIX}/plant/list"
 PLANT_CONFIG = f"{TRADING_PREFIX}/plant/config"
+CONFIG_UPDATE = f"{TRADING_PREFIX}/plant/config/update"
 _READS = {PLANT_LIST: "plant/list", PLANT_CONFIG: "plant/config"}
 _FORM = b"application/x-www-form-urlencoded"
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
@@ -167,15 +171,29 @@ class TradingPipeline:
         validated), the same query reads that plant's revision for the read cache.
         """
         if credentials is None:
-            raise Unauthorized()
+            raise await self.refusal(Unauthorized(), plant_id, token_sent=False)
         try:
             claims = self.keyring.decode_token(credentials.credentials, issuer=TRADING_ISSUER)
         except TokenError:
-            raise Unauthorized("Invalid or expired token") from None
+            refused = Unauthorized("Invalid or expired token")
+            raise await self.refusal(refused, plant_id, token_sent=True) from None
         caller = await self.callers.read(claims["sub"], plant_id)
         if caller is None:
             raise Unauthorized("Invalid or expired token")
         return caller
+
+    async def refusal(
+        self, refused: AppError, plant_id: str | None, *, token_sent: bool
+    ) -> AppError:
+        """`refused`, or 403 where the org whose plant the call names has a quirk for it (§14):
+        naming a plant is the only way an unauthenticated call can be told to be an org's."""
+        if not plant_id:
+            return refused
+        async with session_scope(self.sessionmaker) as session:
+            org_quirks = await org_states_repository.quirks_of_plant_org(session, plant_id)
+        if quirks.unauthenticated_status(org_quirks, token_sent=token_sent) == 403:
+            return Forbidden(quirks.FORBIDDEN_MESSAGE)
+        return refused
 
     # Steps 3 and 4, and the journal's identification ----------------------------------------
 
@@ -187,6 +205,7 @@ class TradingPipeline:
         for an unknown clientId: nothing to journal, no rules, but it counts."""
         if caller is not None:
             call.identify(caller.org_id, caller.client_id)
+            call.quirks = caller.quirks
             # Most orgs have no rule for the endpoint: then no session is opened at all.
             if faults.any_apply(caller.fault_rules, endpoint):
                 await self.fire_faults(caller.org_id, endpoint)
@@ -239,10 +258,17 @@ class TradingPipeline:
     # The read handlers (the routes' bodies, and the gate's) ---------------------------------
 
     async def plant_list(self, caller: TradingCaller) -> Response:
-        return Response(await self.reads.plant_list(caller), media_type="application/json")
+        body = quirks.plant_list_body(await self.reads.plant_list(caller), caller.quirks)
+        return Response(body, media_type="application/json")
 
     async def plant_config(self, caller: TradingCaller, query: PlantConfigQuery) -> Response:
-        body = await self.reads.plant_config(caller, query.plant_id)
+        try:
+            body = await self.reads.plant_config(caller, query.plant_id)
+        except TradingPlantNotFound:
+            if not quirks.unknown_plant_is_400(caller.quirks):
+                raise
+            raise ValidationFailed([{"field": "plantId", "message": "no such plant"}]) from None
+        body = quirks.plant_config_body(body, caller.quirks)
         return Response(body, media_type="application/json")
 
     async def answer_read(self, request: Request, endpoint: str) -> Response:
@@ -317,6 +343,10 @@ class TradingGate:
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if call.quirks:  # shape400As422 (sandbox/trading/quirks.py)
+                    updating = scope["path"] == CONFIG_UPDATE
+                    status = quirks.answer_status(message["status"], updating, call.quirks)
+                    message = {**message, "status": status}
                 record(int(message["status"]))
             await send(message)
 

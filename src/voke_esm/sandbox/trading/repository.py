@@ -152,6 +152,21 @@ async def record_config_update(
 # Journal ------------------------------------------------------------------------------------------
 
 
+async def apply_config(
+    session: AsyncSession, plant: LockedPlantConfig, blocks: list[Any], version: int
+) -> None:
+    """Store `blocks` as config `version` of the locked plant, whatever was remembered: only the
+    `replayAppliesAgain` quirk applies a repeated code (CONTRACT §14)."""
+    connection = await session.connection()
+    parameters = {
+        "plant_row_id": plant.id,
+        "new_time_configs": blocks,
+        "new_config_version": version,
+        "new_updated_at": utc_now(),
+    }
+    await connection.execute(_APPLY_CONFIG, parameters)
+
+
 async def add_journal_entries(
     session: AsyncSession, entries: list[dict[str, Any]], *, keep: int
 ) -> None:

@@ -22,6 +22,7 @@ from voke_esm.core.errors import (
     error_responses,
     field_errors,
 )
+from voke_esm.sandbox.trading import quirks
 from voke_esm.sandbox.trading import service as trading_service
 from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.deps import TradingCallDep, TradingPipelineDep, guarded_caller
@@ -142,12 +143,20 @@ async def exchange_token(
 
     # The pipeline's steps 2 to 4 by the clientId; the secret is checked after them (CONTRACT §6).
     caller = await pipeline.guard_client(request, client_id)
+    org_quirks = caller.quirks if caller is not None else frozenset()
+    if is_form and quirks.refuses_form(org_quirks):
+        raise UnsupportedGrantType([{"field": "grant_type", "message": "send JSON"}])
     ttl_seconds = settings.token_ttl_seconds
     if caller is not None and caller.token_ttl_seconds:
         ttl_seconds = caller.token_ttl_seconds
-    issued = trading_service.exchange_token(
-        keyring, caller, client_secret=client_secret, ttl_seconds=ttl_seconds
-    )
+    try:
+        issued = trading_service.exchange_token(
+            keyring, caller, client_secret=client_secret, ttl_seconds=ttl_seconds
+        )
+    except InvalidClient:
+        if (bare := quirks.bad_secret_answer(org_quirks)) is not None:
+            return bare
+        raise
     if is_form:
         return JSONResponse(
             {
@@ -156,7 +165,10 @@ async def exchange_token(
                 "expires_in": issued.expires_in,
             }
         )
-    return TokenRead(access_token=issued.access_token, expires_in=issued.expires_in)
+    answer = TokenRead(access_token=issued.access_token, expires_in=issued.expires_in)
+    if org_quirks:
+        return JSONResponse(quirks.token_answer(answer.model_dump(by_alias=True), org_quirks))
+    return answer
 
 
 # plant/list and plant/config are answered by the trading gate, through the same guard, query
@@ -211,6 +223,7 @@ async def update_plant_config(
         validate_only=body.validate_only,
         time_configs=[block.as_json() for block in body.time_configs],
         comms_loss_possible=caller.comms_loss_possible,
+        quirks=caller.quirks,
     )
     call.result_code = answer["resultCode"]
     metrics.config_updates.labels(answer["resultCode"]).inc()

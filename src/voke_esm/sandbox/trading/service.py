@@ -25,6 +25,7 @@ from voke_esm.sandbox.repositories import clients as clients_repository
 from voke_esm.sandbox.repositories import config_updates as config_updates_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
 from voke_esm.sandbox.telemetry import service as telemetry_service
+from voke_esm.sandbox.trading import quirks as org_quirks
 from voke_esm.sandbox.trading import repository as trading_repository
 from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
@@ -148,6 +149,7 @@ async def update_config(
     validate_only: bool,
     time_configs: list[TimeConfigJson],
     comms_loss_possible: bool = False,
+    quirks: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Validate, and unless asked only to validate, apply a schedule as a new config version.
 
@@ -167,15 +169,17 @@ async def update_config(
             {"field": "configEnabled", "message": "config updates are disabled for this plant"}
         )
     errors.extend(check_next_version(plant.config_version))
-    errors.extend(check_time_configs(time_configs))
+    errors.extend(org_quirks.enforced(check_time_configs(time_configs), quirks))
     if errors:
         result_code = "cfg_rejected"
-    elif validate_only:
+    elif org_quirks.validate_only(validate_only, quirks):
         result_code = "cfg_accepted"
     else:
         result_code = "applied_ok"
 
-    version = plant.config_version + (1 if result_code == "applied_ok" else 0)
+    version = plant.config_version
+    if result_code == "applied_ok":
+        version = org_quirks.applied_version(plant.id, version + 1, quirks)
     answer = {
         "plantId": plant.external_plant_id,
         "configUpdateReqCode": config_update_req_code,
@@ -184,15 +188,19 @@ async def update_config(
         "errors": [dict(error) for error in errors],
     }
     applied = result_code == "applied_ok"
+    stored = org_quirks.stored_blocks(time_configs, quirks) if applied else None
     if not await trading_repository.record_config_update(
-        session, plant, config_update_req_code, answer, apply=time_configs if applied else None
+        session, plant, config_update_req_code, answer, apply=stored
     ):
-        earlier = await config_updates_repository.get_config_update(
-            session, plant.id, config_update_req_code
-        )
-        if earlier is None:  # the code's plant row is locked: its record cannot go meanwhile
-            raise RuntimeError("config update record vanished under a row lock")
-        return earlier.response
+        if org_quirks.replays(quirks):
+            earlier = await config_updates_repository.get_config_update(
+                session, plant.id, config_update_req_code
+            )
+            if earlier is None:  # the code's plant row is locked: its record cannot go meanwhile
+                raise RuntimeError("config update record vanished under a row lock")
+            return earlier.response
+        if stored is not None:  # replayAppliesAgain: the repeat is applied as if it were new
+            await trading_repository.apply_config(session, plant, stored, version)
 
     if applied:
         logger.info("Voke ESM: applied config for %s", plant.external_plant_id)

@@ -16,6 +16,7 @@ import {
   toast,
 } from "./dom.js";
 import { confirmDiscardFaults, loadFaults } from "./faults.js";
+import { loadQuirks } from "./quirks.js";
 import { clearErrors, clearFieldError, showFieldErrors, showSubmitError } from "./forms.js";
 import { loadJournal } from "./journal.js";
 import { renderPlants, showPlantsMessage } from "./plants.js";
@@ -49,7 +50,8 @@ async function loadOrgs(preferredId) {
   const empty = state.orgs.length === 0;
   $("#no-orgs").hidden = !empty;
   $("#section-tabs").hidden = empty;
-  for (const card of ["#status-card", "#plants-card", "#journal-card", "#faults-card"]) {
+  const cards = ["#status-card", "#plants-card", "#journal-card", "#faults-card", "#quirks-card"];
+  for (const card of cards) {
     $(card).hidden = empty;
   }
   $("#sandbox-card").hidden = empty;
@@ -93,6 +95,7 @@ export async function loadOrgData() {
   // The journal, the fault editor and the clock of the selected org.
   loadJournal();
   loadFaults();
+  loadQuirks();
   loadClock();
   const [status, plants] = await Promise.allSettled([
     api("GET", `${ADMIN}/status`, { query: { orgId } }),

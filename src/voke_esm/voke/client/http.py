@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -111,6 +111,7 @@ class EsmClient:
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
+        pace: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         import httpx  # deferred: see the top of the module
 
@@ -121,6 +122,9 @@ class EsmClient:
         self._http = httpx.AsyncClient(timeout=timeouts.httpx(), transport=transport)
         self._token: str | None = None
         self._token_renew_at = 0.0
+        # Awaited before every attempt with its path: a caller's own pacing (conformance keeps
+        # to the partner's rate limit, CONTRACT §14).
+        self._pace = pace
 
     def __repr__(self) -> str:  # never the secret or the token
         return f"EsmClient({self.base_url!r}, client_id={self.client_id!r})"
@@ -181,6 +185,11 @@ class EsmClient:
     def forget_token(self) -> None:
         self._token, self._token_renew_at = None, 0.0
 
+    async def exchange(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request as given (no token added) and its answer whatever its status, retried
+        and paced as every call is: for callers that judge the answers themselves."""
+        return await self._send(method, path, **kwargs)
+
     # Plumbing ----------------------------------------------------------------------------------
 
     async def _call(
@@ -232,6 +241,8 @@ class EsmClient:
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import httpx  # deferred: see the top of the module
 
+        if self._pace is not None:
+            await self._pace(path)
         started = time.perf_counter()
         try:
             response = await self._http.request(method, self.base_url + path, **kwargs)
