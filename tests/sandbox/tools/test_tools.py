@@ -128,16 +128,6 @@ async def plant_list(api: Api, token: str) -> httpx.Response:
     return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
 
 
-@pytest.fixture
-async def org(api: Api) -> EnabledOrg:
-    return await api.enabled_org("Acme")
-
-
-@pytest.fixture
-async def token(api: Api, org: EnabledOrg) -> str:
-    return await api.trading_token(org.client_id, org.client_secret)
-
-
 async def org_admin_token(api: Api, org_id: str) -> str:
     email = f"org-admin-{uuid.uuid4().hex[:8]}@example.com"
     body = {"email": email, "password": "org admin password", "role": "ORG_ADMIN", "orgId": org_id}
