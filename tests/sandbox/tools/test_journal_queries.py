@@ -282,3 +282,85 @@ class TestWait:
         assert elapsed < 1
         assert not waiting.done()
         waiting.cancel()
+
+
+async def put_faults(api: Api, org_id: str, *rules: dict[str, Any]) -> None:
+    response = await api.http.put(
+        "/api/v1/voke-esm/admin/faults",
+        params={"orgId": org_id},
+        json={"rules": list(rules)},
+        headers=api.headers,
+    )
+    assert response.status_code == 200, response.text
+
+
+class TestDetails:
+    async def test_a_config_update_keeps_its_blocks_and_the_errors_answered(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        plant = org.default_plant_id
+        applied = await api.update_config(token, plant, WHOLE_DAY, code="ok")
+        rejected = await api.update_config(token, plant, BAD_BLOCKS, code="bad")
+        await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+
+        listed, bad, good, exchange = await entries(api, org.id)
+
+        assert rejected.json()["errors"] == [
+            {"field": "timeConfigs[0].socMin", "message": "must not exceed socMax"}
+        ]
+        assert (good["timeConfigs"], good["errors"]) == (WHOLE_DAY, applied.json()["errors"])
+        assert (bad["timeConfigs"], bad["errors"]) == (BAD_BLOCKS, rejected.json()["errors"])
+        for other in (listed, exchange):
+            assert (other["timeConfigs"], other["errors"], other["fault"]) == (None, None, None)
+
+    async def test_a_body_refused_as_a_whole_keeps_the_errors_of_its_400(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        body = {"plantId": org.default_plant_id, "configUpdateReqCode": "x", "timeConfigs": [{}]}
+        refused = await api.http.post(
+            f"{TRADING}/plant/config/update", json=body, headers=bearer(token)
+        )
+        assert refused.status_code == 400
+
+        (entry,) = await entries(api, org.id, endpoint="plant/config/update")
+
+        assert entry["status"] == 400
+        assert entry["timeConfigs"] is None  # the shape was wrong: no blocks to show
+        assert entry["errors"] == refused.json()["details"]["errors"]
+        assert len(entry["errors"]) == 6  # each missing field of the block
+
+    async def test_blocks_and_errors_beyond_a_hundred_are_not_kept(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        blocks = [BAD_BLOCKS[0]] * 150  # each rejected, and each overlapping the one before
+        answer = await api.update_config(token, org.default_plant_id, blocks)
+        assert len(answer.json()["errors"]) > 100
+
+        (entry,) = await entries(api, org.id, endpoint="plant/config/update")
+
+        assert entry["timeConfigs"] == blocks[:100]
+        assert entry["errors"] == answer.json()["errors"][:100]
+
+    async def test_answers_made_by_a_fault_rule_are_marked_with_its_kind(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        await put_faults(
+            api,
+            org.id,
+            {"endpoint": "plant/list", "kind": "latency", "latencyMs": 1, "count": 1},
+            {"endpoint": "plant/config", "kind": "latency", "latencyMs": 1, "count": 1},
+            {"endpoint": "plant/config", "kind": "error", "status": 503, "count": 1},
+        )
+        listed = await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
+        faulted = await api.plant_config(token, org.default_plant_id)
+        normal = await api.plant_config(token, org.default_plant_id)
+
+        found = await entries(api, org.id)
+
+        assert [listed.status_code, faulted.status_code, normal.status_code] == [200, 503, 200]
+        assert [(entry["status"], entry["fault"]) for entry in found] == [
+            (200, None),  # the rules are spent
+            (503, "error"),  # the latency fired too, but the answer is the error's
+            (200, "latency"),
+            (200, None),  # the token exchange
+        ]

@@ -176,6 +176,9 @@ class TestJournal:
                 "configUpdateReqCode",
                 "resultCode",
                 "durationMs",
+                "timeConfigs",
+                "errors",
+                "fault",
             }
         ] * 5
         times = [datetime.fromisoformat(entry["at"]) for entry in entries]
@@ -763,7 +766,11 @@ class TestDropFaults:
             sock.close()
 
         assert again.status_code == 200
-        assert [entry["status"] for entry in await journal(api, org.id)][:2] == [200, 0]
+        entries = await journal(api, org.id)
+        assert [(entry["status"], entry["fault"]) for entry in entries][:2] == [
+            (200, None),
+            (0, "drop"),
+        ]
 
 
 class TestTokenLifetime:

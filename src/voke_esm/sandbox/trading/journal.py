@@ -27,13 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
 from voke_esm.core.db import session_scope
-from voke_esm.core.schemas import utc_now
+from voke_esm.core.schemas import FieldError, utc_now
 from voke_esm.sandbox.repositories import journal as journal_repository
 
 logger = logging.getLogger("voke_esm")
 
 TRADING_CALL = "voke_esm.trading_call"
 DROPPED_STATUS = 0  # the journal's status of a call whose connection a `drop` fault closed
+# A config update's blocks and errors are kept up to this many each: enough to see what went
+# wrong (over 96 blocks is refused anyway), and a bound on what a 1 MiB body puts in the journal.
+MAX_DETAILS = 100
 # How long the journal lets calls gather before writing them in one transaction, and how many
 # make it write at once: a call's entry is in the table within about this time.
 LINGER_S = 0.05
@@ -50,6 +53,9 @@ class TradingCall:
     plant_id: str | None = None
     config_update_req_code: str | None = None
     result_code: str | None = None
+    time_configs: list[Any] | None = None  # a config update's blocks, as sent
+    errors: list[FieldError] | None = None  # the errors its answer listed
+    fault: str | None = None  # the kind of fault rule that made the answer
 
     def identify(self, org_id: uuid.UUID, client_id: str) -> None:
         self.org_id = org_id
@@ -176,4 +182,7 @@ def journal_entry(
         "config_update_req_code": call.config_update_req_code,
         "result_code": call.result_code,
         "duration_ms": duration_ms,
+        "time_configs": None if call.time_configs is None else call.time_configs[:MAX_DETAILS],
+        "errors": None if call.errors is None else call.errors[:MAX_DETAILS],
+        "fault": call.fault,
     }
