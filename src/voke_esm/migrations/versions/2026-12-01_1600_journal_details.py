@@ -5,7 +5,7 @@
 `drop`, `latency`) that made the answer. Entries written before this revision have none.
 
 Revision ID: 5b8e1f0c2a74
-Revises: 9d4e2a7b1c63
+Revises: b7e1c2d3f4a5
 Create Date: 2026-12-01 16:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5b8e1f0c2a74"
-down_revision: str | None = "9d4e2a7b1c63"
+down_revision: str | None = "b7e1c2d3f4a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
