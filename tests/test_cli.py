@@ -947,12 +947,20 @@ def test_the_api_docs_do_not_speak_of_the_seed(tmp_path: Path) -> None:
 
 # `serve --seed FILE` (CONTRACT §13) --------------------------------------------------------------
 
+OUTAGE = {"kind": "gridOutage", "from": "2026-06-21T18:00:00Z", "to": "2026-06-21T20:00:00Z"}
 SEED_DOCUMENT = {
     "orgs": [
         {
             "name": "Acme",
-            "plants": [{"externalPlantId": "ACME-1", "name": "Acme one"}],
+            "plants": [
+                {
+                    "externalPlantId": "ACME-1",
+                    "name": "Acme one",
+                    "conditions": [OUTAGE],
+                }
+            ],
             "faults": {"rules": [], "tokenTtlSeconds": 120},
+            "clock": {"at": "2026-06-21T00:00:00Z", "frozen": True},
         }
     ]
 }
@@ -990,7 +998,10 @@ class TestSeed:
         second = start_server(workdir, clean_env(), logs, "--seed", str(seed))
         second.stop()
 
-        assert "• Seed: Acme: created, enabled, 1 plant created, faults set" in first.stdout
+        assert (
+            "• Seed: Acme: created, enabled, 1 plant created, faults set, clock set\n"
+            in first.stdout
+        )
         assert first.stdout.count(client_secret) == 1
         assert token.status_code == 200, token.text
         assert token.json()["expiresIn"] == 120  # the seed's token lifetime

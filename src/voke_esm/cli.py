@@ -356,6 +356,7 @@ def _announce_seeded(seeded: list[SeededOrg]) -> None:
             *(["enabled"] if org.credentials else []),
             *([f"{plants} plant{'' if plants == 1 else 's'} created"] if plants else []),
             *(["faults set"] if org.faults_set else []),
+            *(["clock set"] if org.clock_set else []),
         ]
         _step(f"Seed: {org.name}: {', '.join(done) if done else 'as seeded already, unchanged'}")
     for org in seeded:
@@ -393,7 +394,8 @@ def serve(
         Path | None,
         typer.Option(
             metavar="FILE",
-            help="a JSON document of orgs, plants and faults to create (and enable) when missing",
+            help="a JSON document of orgs (their plants, faults and clock) to create and enable"
+            " where missing",
         ),
     ] = None,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api
+from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, without
 from voke_esm.core.db import session_scope
 from voke_esm.core.errors import ValidationFailed
 from voke_esm.sandbox.seed import service as seed_service
@@ -15,18 +15,30 @@ from voke_esm.sandbox.seed.schemas import SeedDocument
 from voke_esm.sandbox.seed.service import SeededOrg
 
 ADMIN = "/api/v1/voke-esm/admin"
+CLOUD = {
+    "kind": "cloud",
+    "from": "2026-06-21T10:00:00Z",
+    "to": "2026-06-21T14:00:00Z",
+    "factor": 0.3,
+}
 SEED: dict[str, Any] = {
     "orgs": [
         {
             "name": "Acme",
             "plants": [
-                {"externalPlantId": "ACME-1", "name": "Acme one", "timeConfigs": SEED_BLOCKS},
+                {
+                    "externalPlantId": "ACME-1",
+                    "name": "Acme one",
+                    "timeConfigs": SEED_BLOCKS,
+                    "conditions": [CLOUD],
+                },
                 {"externalPlantId": "ACME-2", "name": "Acme two", "capacityKwh": 10},
             ],
             "faults": {
                 "rules": [{"endpoint": "plant/list", "kind": "error", "status": 503, "count": 1}],
                 "tokenTtlSeconds": 60,
             },
+            "clock": {"at": "2026-06-21T00:00:00Z", "frozen": True},
         },
         {"name": "Beta"},  # enabled with its default plant
     ]
@@ -60,6 +72,8 @@ async def state(api: Api) -> dict[str, Any]:
             "connections": await get(f"/api/v1/orgs/{org['id']}/settings/connections"),
             "snapshot": await get(f"{ADMIN}/snapshot", orgId=org["id"]),
             "faults": await get(f"{ADMIN}/faults", orgId=org["id"]),
+            # `now` follows real time on a clock that is not frozen: the rest is state.
+            "clock": without(await get(f"{ADMIN}/clock", orgId=org["id"]), "now"),
         }
         for org in orgs
     }
@@ -91,6 +105,17 @@ class TestApplySeed:
         ]  # the seed's plants take the default plant's place
         assert len(seeded["Beta"]["snapshot"]["plants"]) == 1  # Beta's default plant
         assert seeded["Acme"]["faults"]["tokenTtlSeconds"] == 60
+        assert seeded["Acme"]["snapshot"]["plants"][0]["conditions"] == [
+            CLOUD | {"from": "2026-06-21T10:00:00.000000Z", "to": "2026-06-21T14:00:00.000000Z"}
+        ]
+        assert seeded["Acme"]["clock"] | {"now": None} == {
+            "orgId": seeded["Acme"]["org"]["id"],
+            "startedAt": "2026-06-21T00:00:00.000000Z",
+            "offsetMinutes": 0.0,
+            "frozen": True,
+            "now": None,
+        }
+        assert (acme.clock_set, beta.clock_set) == (True, False)
         assert seeded["Acme"]["status"]["clientId"] == acme.credentials.client_id
         token = await api.trading_token(acme.credentials.client_id, acme.credentials.client_secret)
         assert token
@@ -123,6 +148,19 @@ class TestApplySeed:
         assert plants["ACME-1"]["name"] == kept["name"] == "Mine"  # not overwritten
         assert plants["ACME-2"]["name"] == "Acme two"
         assert existing.default_plant_id in plants  # the org's own plants stay
+
+    async def test_the_clock_of_an_org_enabled_before_is_left_running(
+        self, app: FastAPI, api: Api
+    ) -> None:
+        org = await api.enabled_org("Acme")
+        assert (await api.disable(org.id)).status_code == 200
+        before = (await state(api))["Acme"]["clock"]
+
+        (acme, _beta) = await seed(app, SEED)
+
+        assert acme.credentials is not None  # enabled again, but not for the first time
+        assert acme.clock_set is False
+        assert (await state(api))["Acme"]["clock"] == before
 
     async def test_faults_go_only_to_an_org_that_has_none(self, app: FastAPI, api: Api) -> None:
         org = await api.enabled_org("Acme")
@@ -182,6 +220,11 @@ class TestRefusals:
                     {"endpoint": "token", "kind": "error"}
                 ]}}],
                 [("orgs[1].faults.rules[0].status", "is required for kind error")],
+            ),
+            (
+                [FIRST, {"name": "A", "plants": [{"externalPlantId": "P", "name": "p",
+                    "conditions": [{**CLOUD, "to": CLOUD["from"]}]}]}],
+                [("orgs[1].plants[0].conditions[0].to", "must be after from")],
             ),
         ],
     )  # fmt: skip

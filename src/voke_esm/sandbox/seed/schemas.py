@@ -10,14 +10,17 @@ from pydantic_core import PydanticCustomError
 
 from voke_esm.core.schemas import StrictBody
 from voke_esm.sandbox.admin.schemas import SandboxPlantCreate
+from voke_esm.sandbox.telemetry.schemas import MAX_CONDITIONS, ClockSet, ConditionItem
 from voke_esm.sandbox.tools.schemas import FaultsWrite
 from voke_esm.voke.orgs.schemas import OrgCreate
 
 
 class SeedPlant(SandboxPlantCreate):
-    """A plant as the admin create body has it, without `clientId`: the org's own is used."""
+    """A plant as the admin create body has it, without `clientId` (the org's own is used),
+    with its `conditions` as `PUT plants/{id}/conditions` takes them."""
 
     client_id: str = Field(default="", exclude=True)
+    conditions: list[ConditionItem] = Field(default_factory=list, max_length=MAX_CONDITIONS)
 
     @model_validator(mode="before")
     @classmethod
@@ -30,10 +33,12 @@ class SeedPlant(SandboxPlantCreate):
 
 
 class SeedOrg(OrgCreate):
-    """An org, matched by name; its plants, matched by externalPlantId; its fault setup."""
+    """An org, matched by name; its plants, matched by externalPlantId; its fault setup (the
+    `PUT faults` body) and its clock (the `PUT clock` body)."""
 
     plants: list[SeedPlant] = Field(default_factory=list, max_length=10_000)
     faults: FaultsWrite | None = None
+    clock: ClockSet | None = None
 
 
 class SeedDocument(StrictBody):

@@ -3,13 +3,16 @@
 Orgs are matched by name (as names are compared for uniqueness, §3), plants by externalPlantId
 within their org. Each part goes through the service the admin API uses for it, so a seed obeys
 the same rules: `orgs_service.create_org`, `admin_service.enable` and `create_plant`,
-`tools_service.set_faults`. What already exists is never changed, so a second start with the same
-seed changes nothing:
+`telemetry_service.set_conditions` and `set_clock`, `tools_service.set_faults`. What already
+exists is never changed, so a second start with the same seed changes nothing:
 
 - an org that is not enabled is enabled (fresh credentials, reported once to be printed); when
   the seed lists plants for an org that had none, they take the place of the default plant that
   enabling creates (its externalPlantId is random: a seeded org is the same on every machine);
-- a plant the org lacks is created; one it has (by externalPlantId) is left as it is;
+- a plant the org lacks is created, with its conditions; one it has (by externalPlantId) is left
+  as it is, conditions included;
+- the clock is set only when this seed enables the org for the first time (its clock starts
+  then, §11): a clock that has been running is not restarted;
 - the fault setup is applied only to an org that has none (no rules, no token lifetime): rules
   used up or changed since are not put back.
 
@@ -31,8 +34,10 @@ from voke_esm.core.schemas import FieldError
 from voke_esm.core.security import Keyring
 from voke_esm.sandbox.admin import service as admin_service
 from voke_esm.sandbox.repositories import clients as clients_repository
+from voke_esm.sandbox.repositories import org_states as org_states_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
 from voke_esm.sandbox.seed.schemas import SeedDocument, SeedOrg
+from voke_esm.sandbox.telemetry import service as telemetry_service
 from voke_esm.sandbox.tools import service as tools_service
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.models import name_key
@@ -48,10 +53,17 @@ class SeededOrg:
     credentials: admin_service.IssuedCredentials | None = None  # when the seed enabled it
     plants_created: list[str] = field(default_factory=list)  # their externalPlantIds
     faults_set: bool = False
+    clock_set: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.credentials or self.plants_created or self.faults_set)
+        return bool(
+            self.created
+            or self.credentials
+            or self.plants_created
+            or self.faults_set
+            or self.clock_set
+        )
 
 
 async def apply_seed(
@@ -81,6 +93,7 @@ async def _seed_org(
     outcome = SeededOrg(name=org.name, org_id=org.id, created=created)
 
     client = await clients_repository.get_client_for_org(session, org.id)
+    first_enable = await org_states_repository.get_org_state(session, org.id) is None
     if client is None:
         had_plants = await plants_repository.count_plants_for_org(session, org.id) > 0
         outcome.credentials = await admin_service.enable(
@@ -100,10 +113,18 @@ async def _seed_org(
         if plant.external_plant_id in existing:
             continue
         with _located(f"{at}.plants[{index}]"):
-            await admin_service.create_plant(
+            new_plant = await admin_service.create_plant(
                 session, plant.model_copy(update={"client_id": client_id})
             )
+            if plant.conditions:
+                await telemetry_service.set_conditions(session, new_plant.id, plant.conditions)
         outcome.plants_created.append(plant.external_plant_id)
+
+    if wanted.clock is not None and first_enable:
+        await telemetry_service.set_clock(
+            session, org.id, at=wanted.clock.at, frozen=wanted.clock.frozen
+        )
+        outcome.clock_set = True
 
     if wanted.faults is not None and (wanted.faults.rules or wanted.faults.token_ttl_seconds):
         setup = await tools_service.get_faults(session, org.id)
