@@ -1,7 +1,7 @@
 """org quirks: voke_esm_org_states.quirks, the org's chosen trading misbehaviours (CONTRACT §14)
 
 Revision ID: 5b7e0c2d9a41
-Revises: 9d4e2a7b1c63
+Revises: 5b8e1f0c2a74
 Create Date: 2026-12-01 16:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5b7e0c2d9a41"
-down_revision: str | None = "b7e1c2d3f4a5"
+down_revision: str | None = "5b8e1f0c2a74"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

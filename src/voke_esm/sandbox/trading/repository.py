@@ -1,25 +1,21 @@
-"""The trading path's own statements: a config update's (prebuilt, run without the ORM), the
-fault draw's read of the org's rules, and the journal writer's batch insert."""
+"""The trading path's own statements: a config update's (prebuilt, run without the ORM). The
+journal writer's batch insert is the journal's repository's (`sandbox/repositories/journal.py`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
 from voke_esm.core.schemas import utc_now
-from voke_esm.sandbox.models import ConfigUpdateRecord, JournalEntry, SandboxPlant
-from voke_esm.voke.orgs.models import Org
+from voke_esm.sandbox.models import ConfigUpdateRecord, SandboxPlant
 
 # Config updates -----------------------------------------------------------------------------------
 
@@ -149,9 +145,6 @@ async def record_config_update(
     return True
 
 
-# Journal ------------------------------------------------------------------------------------------
-
-
 async def apply_config(
     session: AsyncSession, plant: LockedPlantConfig, blocks: list[Any], version: int
 ) -> None:
@@ -165,108 +158,3 @@ async def apply_config(
         "new_updated_at": utc_now(),
     }
     await connection.execute(_APPLY_CONFIG, parameters)
-
-
-async def add_journal_entries(
-    session: AsyncSession, entries: list[dict[str, Any]], *, keep: int
-) -> None:
-    """Insert, then drop each org's entries beyond its newest `keep`.
-
-    The cut-off is found by walking at most `keep` entries of the (org_id, id) index, so the trim
-    costs the same whatever the table holds, and usually deletes a row or none.
-    """
-    connection = await session.connection()
-    try:
-        async with session.begin_nested():
-            await _insert_journal_entries(connection, entries)
-    except IntegrityError:
-        # An org was deleted since its call, and its journal with it (CONTRACT §3): leave its
-        # entries out rather than lose the batch with the other orgs' entries. The orgs still
-        # there are read with a key-share lock, which keeps them there until this commits.
-        alive = set(
-            await session.scalars(
-                select(Org.id)
-                .where(Org.id.in_({entry["org_id"] for entry in entries}))
-                .with_for_update(read=True, key_share=True)
-            )
-        )
-        entries = [entry for entry in entries if entry["org_id"] in alive]
-        if not entries:
-            return
-        await _insert_journal_entries(connection, entries)
-    for org_id in dict.fromkeys(entry["org_id"] for entry in entries):
-        await connection.execute(_TRIM_JOURNAL, {"trim_org_id": org_id, "trim_keep": keep})
-
-
-_JOURNAL_CUTOFF = (
-    select(JournalEntry.id)
-    .where(JournalEntry.org_id == bindparam("trim_org_id"))
-    .order_by(JournalEntry.id.desc())
-    .offset(bindparam("trim_keep"))
-    .limit(1)
-    .scalar_subquery()
-)
-_TRIM_JOURNAL = delete(JournalEntry).where(
-    JournalEntry.org_id == bindparam("trim_org_id"), JournalEntry.id <= _JOURNAL_CUTOFF
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _JournalInsert:
-    """The batch insert as the driver's own statement, with each column's bind processor.
-
-    Through a Core `insert()` SQLAlchemy builds a parameter dict per row and runs every value
-    through its processing machinery: about 60 µs a row, most of a batch's cost, and a batch is
-    written on the event loop (inline SQLite). Here a row is one tuple, and only the columns
-    that need it (the org's UUID, the UTC timestamp) are converted, by the dialect's own
-    processors: the stored values are exactly what the Core insert stored.
-    """
-
-    sql: str
-    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
-
-    def rows(self, entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        columns = self.columns
-        return [
-            tuple(
-                entry[name] if process is None else process(entry[name])
-                for name, process in columns
-            )
-            for entry in entries
-        ]
-
-
-_JOURNAL_INSERTS: dict[str, _JournalInsert | None] = {}
-
-
-def _journal_insert(dialect: Dialect) -> _JournalInsert | None:
-    """The dialect's insert, built once; None for a named paramstyle (then Core does it)."""
-    if dialect.name not in _JOURNAL_INSERTS:
-        table = cast(Table, JournalEntry.__table__)
-        names = [column.name for column in table.columns if not column.primary_key]
-        compiled = (
-            insert(table).values({name: bindparam(name) for name in names}).compile(dialect=dialect)
-        )
-        order = compiled.positiontup
-        _JOURNAL_INSERTS[dialect.name] = (
-            None
-            if order is None
-            else _JournalInsert(
-                compiled.string,
-                tuple(
-                    (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                    for name in order
-                ),
-            )
-        )
-    return _JOURNAL_INSERTS[dialect.name]
-
-
-async def _insert_journal_entries(
-    connection: AsyncConnection, entries: list[dict[str, Any]]
-) -> None:
-    statement = _journal_insert(connection.dialect)
-    if statement is None:
-        await connection.execute(insert(cast(Table, JournalEntry.__table__)), entries)
-    else:
-        await connection.exec_driver_sql(statement.sql, statement.rows(entries))
