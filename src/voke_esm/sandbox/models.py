@@ -102,6 +102,8 @@ class SandboxOrgState(Base):
     clock_offset_minutes: Mapped[float] = mapped_column(default=0.0)
     fault_rules: Mapped[list[FaultRuleJson]] = mapped_column(JsonDocument, default=list)
     token_ttl_seconds: Mapped[int | None]
+    # The org's own trading rate limit, as VOKE_ESM_RATE_LIMIT is written; None: the service's.
+    rate_limit: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     # When a periodic telemetry round (TELEMETRY_INTERVAL_S) last took the org, on any instance:
     # the lease that keeps several instances from publishing the same snapshots.

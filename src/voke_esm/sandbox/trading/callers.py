@@ -38,6 +38,7 @@ class TradingCaller:
     plants_version: int
     fault_rules: list[Any]
     token_ttl_seconds: int | None  # the org's own token lifetime (CONTRACT §11), if it set one
+    rate_limit: str | None  # the org's own trading rate limit (PUT faults `rateLimit`), if set
     # (row id, revision) of the plant asked about, when the call names one the client has.
     plant_key: tuple[str, int] | None
 
@@ -68,7 +69,7 @@ def trading_callers(engine: AsyncEngine) -> TradingCallers:
 # One query on every trading call. {plant} and {client} are the driver's placeholders.
 _CALLER_QUERY = """
 SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
-       p.id, p.revision
+       s.rate_limit, p.id, p.revision
 FROM voke_esm_clients AS c
 LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
 LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = {plant}
@@ -94,6 +95,7 @@ class EngineTradingCallers:
                 SandboxClient.plants_version,
                 SandboxOrgState.fault_rules,
                 SandboxOrgState.token_ttl_seconds,
+                SandboxOrgState.rate_limit,
                 SandboxPlant.id,
                 SandboxPlant.revision,
             )
@@ -106,7 +108,7 @@ class EngineTradingCallers:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, rate_limit, plant_row_id, revision = row
         return TradingCaller(
             client_id,
             org_id,
@@ -114,6 +116,7 @@ class EngineTradingCallers:
             plants_version,
             fault_rules or [],
             ttl,
+            rate_limit,
             None if plant_row_id is None else (str(plant_row_id), revision),
         )
 
@@ -154,7 +157,7 @@ class PostgresTradingCallers:
             raise OperationalError(self._QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, rate_limit, plant_row_id, revision = row
         return TradingCaller(
             client_id,
             uuid.UUID(str(org_id)),
@@ -162,6 +165,7 @@ class PostgresTradingCallers:
             plants_version,
             json_value(fault_rules) if fault_rules else [],
             ttl,
+            rate_limit,
             None if plant_row_id is None else (str(plant_row_id), revision),
         )
 
@@ -207,7 +211,7 @@ class SqliteTradingCallers:
             raise OperationalError(_SQLITE_CALLER_QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, rate_limit, plant_row_id, revision = row
         return TradingCaller(
             client_id,
             uuid.UUID(hex=org_id),
@@ -215,6 +219,7 @@ class SqliteTradingCallers:
             plants_version,
             json_value(fault_rules) if fault_rules else [],
             ttl,
+            rate_limit,
             None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
         )
 
