@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -90,14 +91,15 @@ class Server:
                 self.process.wait()
 
 
-def start_server(workdir: Path, env: dict[str, str], logs: Path) -> Server:
-    """`voke-esm serve` in `workdir`, returned once /healthz answers; stopped if it never does."""
+def start_server(workdir: Path, env: dict[str, str], logs: Path, *args: str) -> Server:
+    """`voke-esm serve [args]` in `workdir`, returned once /healthz answers; stopped if it never
+    does."""
     port = free_port()
     stdout_path, stderr_path = logs / f"serve-{port}.out", logs / f"serve-{port}.err"
     # Files, not pipes: an undrained pipe would block the server once it fills.
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [VOKE_ESM, "serve", "--port", str(port)],
+            [VOKE_ESM, "serve", "--port", str(port), *args],
             cwd=workdir,
             env=env,
             stdout=stdout,
@@ -849,7 +851,8 @@ class TestHelpAndVersion:
         result = run(*command, "--help", cwd=tmp_path, env=clean_env())
         for type_name in ("<str>", "<int>", "<bool>", "<path>", "TEXT", "INTEGER", "PATH"):
             assert type_name not in result.stdout, result.stdout
-        assert "seed" not in result.stdout.lower(), result.stdout
+        # "the seed's" (the seed documents' words) is not for users; `serve --seed` (§13) is.
+        assert "the seed's" not in result.stdout.lower(), result.stdout
 
     def test_create_admin_help_does_not_call_the_prompted_password_required(
         self, tmp_path: Path
@@ -940,3 +943,91 @@ def test_the_api_docs_do_not_speak_of_the_seed(tmp_path: Path) -> None:
 
     settings = Settings(var_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
     assert "seed's" not in json.dumps(create_app(settings).openapi()).lower()
+
+
+# `serve --seed FILE` (CONTRACT §13) --------------------------------------------------------------
+
+SEED_DOCUMENT = {
+    "orgs": [
+        {
+            "name": "Acme",
+            "plants": [{"externalPlantId": "ACME-1", "name": "Acme one"}],
+            "faults": {"rules": [], "tokenTtlSeconds": 120},
+        }
+    ]
+}
+
+
+def printed_client(stdout: str) -> tuple[str, str]:
+    client_id = re.search(r"clientId:\s*(\S+)", stdout)
+    client_secret = re.search(r"clientSecret:\s*(\S+)", stdout)
+    assert client_id is not None, stdout
+    assert client_secret is not None, stdout
+    return client_id.group(1), client_secret.group(1)
+
+
+class TestSeed:
+    def test_a_seed_is_applied_once_with_its_credentials_printed_once(
+        self, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        workdir, logs = tmp_path_factory.mktemp("workdir"), tmp_path_factory.mktemp("logs")
+        seed = workdir / "sandbox.json"
+        seed.write_text(json.dumps(SEED_DOCUMENT))
+
+        first = start_server(workdir, clean_env(), logs, "--seed", str(seed))
+        try:
+            client_id, client_secret = printed_client(first.stdout)
+            token = httpx.post(
+                f"{first.base_url}/api/v1/voke-esm/trading/token",
+                json={"clientId": client_id, "clientSecret": client_secret},
+            )
+            plants = httpx.get(
+                f"{first.base_url}/api/v1/voke-esm/trading/plant/list",
+                headers={"Authorization": f"Bearer {token.json()['accessToken']}"},
+            )
+        finally:
+            first.stop()
+        second = start_server(workdir, clean_env(), logs, "--seed", str(seed))
+        second.stop()
+
+        assert "• Seed: Acme: created, enabled, 1 plant created, faults set" in first.stdout
+        assert first.stdout.count(client_secret) == 1
+        assert token.status_code == 200, token.text
+        assert token.json()["expiresIn"] == 120  # the seed's token lifetime
+        assert [plant["plantId"] for plant in plants.json()] == ["ACME-1"]
+        assert "• Seed: Acme: as seeded already, unchanged" in second.stdout
+        assert "clientSecret" not in second.stdout
+        assert client_secret not in second.stdout + second.stderr
+
+    @pytest.mark.parametrize(
+        ("content", "problem"),
+        [
+            (None, "the seed file {path} does not exist"),
+            ("{orgs: []}", "the seed file {path} is not JSON: Expecting property name enclosed "
+             "in double quotes at line 1, column 2"),
+            ('{"orgs": [{"plants": []}]}', "the seed file {path} is not valid: orgs[0].name: "
+             "Field required"),
+            ('{"orgs": [{"name": "A", "plants": [{"clientId": "x", "externalPlantId": "P", '
+             '"name": "p"}]}]}', "the seed file {path} is not valid: orgs[0].plants[0]: has a "
+             "clientId: leave it out, the org's own is used"),
+            ('{"orgs": [{"name": "A", "plants": [{"externalPlantId": "P", "name": "p", '
+             '"timeConfigs": [{"from": "00:00", "to": "23:59", "pBatMax": 1, "pBatMin": 1, '
+             '"socMax": 90, "socMin": 20}]}]}]}', "the seed file {path} is not valid: "
+             "orgs[0].plants[0].timeConfigs[0].pBatMin: must be <= 0 (discharge power is "
+             "negative)"),
+        ],
+    )  # fmt: skip
+    def test_a_bad_seed_file_is_one_line_and_a_non_zero_exit(
+        self, tmp_path: Path, content: str | None, problem: str
+    ) -> None:
+        seed = tmp_path / "seed.json"
+        if content is not None:
+            seed.write_text(content)
+
+        result = run(
+            "serve", "--port", str(free_port()), "--seed", str(seed), cwd=tmp_path, env=clean_env()
+        )
+
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stderr == f"voke-esm: {problem.format(path=seed)}\n"
+        assert "clientSecret" not in result.stdout

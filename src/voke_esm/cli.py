@@ -7,10 +7,12 @@ import contextlib
 import copy
 import errno
 import gc
+import json
 import logging
 import secrets
 import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +28,10 @@ from voke_esm.core.http_timeouts import header_timeout_protocol
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
+
+    from voke_esm.core.schemas import FieldError
+    from voke_esm.sandbox.seed.schemas import SeedDocument
+    from voke_esm.sandbox.seed.service import SeededOrg
 
 app = typer.Typer(
     name="voke-esm",
@@ -287,6 +293,83 @@ def local_base_url(host: str, port: int) -> str:
     return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
+def _read_seed(path: Path) -> SeedDocument:
+    """The seed document in `path` (CONTRACT §13), or one line saying what is wrong with it."""
+    from voke_esm.core.errors import field_errors
+    from voke_esm.sandbox.seed.schemas import SeedDocument
+
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(f"the seed file {path} does not exist") from None
+    except OSError as exc:
+        raise _fail(f"cannot read the seed file {path}: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise _fail(f"the seed file {path} is not JSON: {exc.msg} at {where}") from None
+    except (ValueError, RecursionError):  # not UTF-8, or nested too deep
+        raise _fail(f"the seed file {path} is not JSON text") from None
+    try:
+        return SeedDocument.model_validate(document)
+    except ValidationError as exc:
+        raise _seed_refused(path, field_errors(exc.errors())) from None
+
+
+def _seed_refused(path: Path, errors: Sequence[FieldError]) -> typer.Exit:
+    first = errors[0]
+    more = len(errors) - 1
+    also = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return _fail(f"the seed file {path} is not valid: {first['field']}: {first['message']}{also}")
+
+
+async def _apply_seed(settings: Settings, path: Path, document: SeedDocument) -> list[SeededOrg]:
+    from voke_esm.core.db import create_engine, create_sessionmaker, session_scope
+    from voke_esm.core.errors import AppError, ValidationFailed
+    from voke_esm.core.security import Keyring
+    from voke_esm.sandbox.seed import service as seed_service
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            return await seed_service.apply_seed(
+                session,
+                Keyring.from_settings(settings),
+                document,
+                esm_api_url=settings.esm_api_url,
+            )
+    except ValidationFailed as exc:
+        raise _seed_refused(path, exc.details["errors"]) from None
+    except AppError as exc:
+        raise _fail(f"the seed file {path} could not be applied: {exc.message}") from None
+    finally:
+        await engine.dispose()
+
+
+def _announce_seeded(seeded: list[SeededOrg]) -> None:
+    """A line per org of the seed; the credentials it issued, once, as enabling shows them."""
+    for org in seeded:
+        plants = len(org.plants_created)
+        done = [
+            *(["created"] if org.created else []),
+            *(["enabled"] if org.credentials else []),
+            *([f"{plants} plant{'' if plants == 1 else 's'} created"] if plants else []),
+            *(["faults set"] if org.faults_set else []),
+        ]
+        _step(f"Seed: {org.name}: {', '.join(done) if done else 'as seeded already, unchanged'}")
+    for org in seeded:
+        if org.credentials is None:
+            continue
+        typer.echo("")
+        typer.echo(f"  Voke ESM enabled for {org.name} (the secret is shown this once):")
+        typer.echo(f"    clientId:     {org.credentials.client_id}")
+        typer.echo(f"    clientSecret: {org.credentials.client_secret}")
+        typer.echo(f"    esmApiUrl:    {org.credentials.esm_api_url}")
+    if any(org.credentials for org in seeded):
+        typer.echo("")
+
+
 @app.command(short_help="Migrate, make sure a SuperAdmin exists, and serve the API.")
 def serve(
     host: Annotated[
@@ -306,9 +389,17 @@ def serve(
             metavar="FILE", help="also write the service's log to this file (appended), for smoke"
         ),
     ] = None,
+    seed: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="a JSON document of orgs, plants and faults to create (and enable) when missing",
+        ),
+    ] = None,
 ) -> None:
     """Apply migrations, make sure a SuperAdmin exists, and serve the HTTP API."""
     listener = _listen(host, port)
+    seed_document = None if seed is None else _read_seed(seed)
     settings = _settings(starting=True).serving_on(port)
     admin = _first_admin(settings)
     _announce_database(settings, maintenance=False)
@@ -322,6 +413,8 @@ def serve(
         else:
             typer.echo(f"  SuperAdmin {admin.email} created, with VOKE_ADMIN_PASSWORD as password")
         typer.echo("")
+    if seed is not None and seed_document is not None:
+        _announce_seeded(asyncio.run(_apply_seed(settings, seed, seed_document)))
     if host in _EVERY_INTERFACE:
         _step(
             f"Listening on every network interface (--host {host}), port {port}; on this machine:"

@@ -129,3 +129,9 @@ class JournalEntry(Base):
     config_update_req_code: Mapped[str | None] = mapped_column(String(255))
     result_code: Mapped[str | None] = mapped_column(String(32))
     duration_ms: Mapped[float]
+    # What a config update sent and was answered, to show beside its entry: its blocks and the
+    # errors of its answer (null for the other endpoints), and the kind of fault rule that made
+    # the answer (`error`, `drop`, `latency`), null when none fired.
+    time_configs: Mapped[list[Any] | None]
+    errors: Mapped[list[Any] | None]
+    fault: Mapped[str | None] = mapped_column(String(16))

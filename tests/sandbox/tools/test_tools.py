@@ -128,16 +128,6 @@ async def plant_list(api: Api, token: str) -> httpx.Response:
     return await api.http.get(f"{TRADING}/plant/list", headers=bearer(token))
 
 
-@pytest.fixture
-async def org(api: Api) -> EnabledOrg:
-    return await api.enabled_org("Acme")
-
-
-@pytest.fixture
-async def token(api: Api, org: EnabledOrg) -> str:
-    return await api.trading_token(org.client_id, org.client_secret)
-
-
 async def org_admin_token(api: Api, org_id: str) -> str:
     email = f"org-admin-{uuid.uuid4().hex[:8]}@example.com"
     body = {"email": email, "password": "org admin password", "role": "ORG_ADMIN", "orgId": org_id}
@@ -186,6 +176,9 @@ class TestJournal:
                 "configUpdateReqCode",
                 "resultCode",
                 "durationMs",
+                "timeConfigs",
+                "errors",
+                "fault",
             }
         ] * 5
         times = [datetime.fromisoformat(entry["at"]) for entry in entries]
@@ -813,7 +806,11 @@ class TestDropFaults:
             sock.close()
 
         assert again.status_code == 200
-        assert [entry["status"] for entry in await journal(api, org.id)][:2] == [200, 0]
+        entries = await journal(api, org.id)
+        assert [(entry["status"], entry["fault"]) for entry in entries][:2] == [
+            (200, None),
+            (0, "drop"),
+        ]
 
 
 class TestTokenLifetime:

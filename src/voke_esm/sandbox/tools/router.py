@@ -20,8 +20,10 @@ from voke_esm.core.errors import (
 )
 from voke_esm.core.schemas import MessageRead
 from voke_esm.sandbox.models import SandboxPlant
+from voke_esm.sandbox.repositories.journal import JournalFilter
 from voke_esm.sandbox.tools import service as tools_service
 from voke_esm.sandbox.tools.schemas import (
+    FaultEndpoint,
     FaultsRead,
     FaultsWrite,
     JournalEntryRead,
@@ -55,23 +57,91 @@ async def _recorded(request: Request) -> None:
 JournalWritten = Depends(_recorded)
 
 
+MAX_JOURNAL_WAIT_S = 30  # CONTRACT §11
+
+JournalTime = Annotated[
+    datetime | None,
+    Query(description="an ISO 8601 time (exclusive); without a zone it is read as UTC"),
+]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is read as UTC, like all here."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
 @router.get("/journal", response_model=list[JournalEntryRead], dependencies=[JournalWritten])
 async def get_journal(
+    request: Request,
     org_id: OrgIdQuery,
     _: SuperAdmin,
-    session: SessionDep,
     settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, le=100_000, description="at most this many")] = None,
     since: Annotated[
         datetime | None,
         Query(description="only calls that arrived after this ISO 8601 time (exclusive)"),
     ] = None,
+    before: Annotated[
+        datetime | None,
+        Query(
+            description="only calls that arrived before this ISO 8601 time (exclusive): "
+            "the next older page is `before` the oldest entry of this one"
+        ),
+    ] = None,
+    endpoint: Annotated[
+        FaultEndpoint | None,
+        Query(description="only calls of this trading endpoint, named as in fault rules; `*`: any"),
+    ] = None,
+    plant_id: Annotated[
+        str | None,
+        Query(alias="plantId", min_length=1, max_length=120, description="only calls about it"),
+    ] = None,
+    status: Annotated[
+        int | None,
+        Query(ge=0, le=599, description="only calls answered with it (0: dropped by a fault)"),
+    ] = None,
+    result_code: Annotated[
+        str | None,
+        Query(
+            alias="resultCode",
+            min_length=1,
+            max_length=32,
+            description="only config updates answered with it, e.g. `cfg_rejected`",
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_JOURNAL_WAIT_S,
+            allow_inf_nan=False,
+            description="seconds (0 to 30) to wait for a matching entry when there is none yet: "
+            "answered as soon as one is recorded, `[]` when the time is up",
+        ),
+    ] = 0,
 ) -> list[JournalEntryRead]:
-    """The org's trading calls, newest first: never a secret, a token or a header."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)  # a time without a zone is read as UTC, like all here
+    """The org's trading calls, newest first: never a secret, a token or a header.
+
+    No connection is held while it waits: each look at the journal is a transaction of its own.
+    """
+    matching = JournalFilter(
+        since=_utc(since),
+        before=_utc(before),
+        path=tools_service.endpoint_path(endpoint),
+        plant_id=plant_id,
+        status=status,
+        result_code=result_code,
+    )
     entries = await tools_service.journal(
-        session, org_id, since=since, limit=limit, journal_max=settings.voke_esm_journal_max
+        request.app.state.sessionmaker,
+        request.app.state.journal,
+        org_id,
+        matching=matching,
+        limit=limit,
+        journal_max=settings.voke_esm_journal_max,
+        wait_s=wait,
     )
     return [JournalEntryRead.model_validate(entry) for entry in entries]
 

@@ -15,7 +15,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
-from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from voke_esm.core.schemas import CamelModel, FieldErrorRead, StrictBody, UtcDateTime
 from voke_esm.sandbox.admin.schemas import PLANT_EXAMPLE, Quantity
 from voke_esm.sandbox.models import FaultRuleJson
 
@@ -61,8 +61,22 @@ class JournalEntryRead(CamelModel):
                     "status": 200,
                     "plantId": "PLANT-001",
                     "configUpdateReqCode": "req-abc123",
-                    "resultCode": "applied_ok",
+                    "resultCode": "cfg_rejected",
                     "durationMs": 4.2,
+                    "timeConfigs": [
+                        {
+                            "from": "00:00",
+                            "to": "23:59",
+                            "pBatMax": 50,
+                            "pBatMin": -50,
+                            "socMax": 20,
+                            "socMin": 90,
+                        }
+                    ],
+                    "errors": [
+                        {"field": "timeConfigs[0].socMin", "message": "must not exceed socMax"}
+                    ],
+                    "fault": None,
                 }
             ]
         }
@@ -77,6 +91,17 @@ class JournalEntryRead(CamelModel):
     config_update_req_code: str | None
     result_code: str | None
     duration_ms: float
+    time_configs: list[Any] | None = Field(
+        description="plant/config/update: the blocks it sent (the first 100); else null"
+    )
+    errors: list[FieldErrorRead] | None = Field(
+        description="plant/config/update: the errors its answer listed (the first 100), of a "
+        "cfg_rejected or of a 400; else null"
+    )
+    fault: FaultKind | None = Field(
+        description="the kind of fault rule that made the answer: `error` or `drop` (the answer "
+        "was injected), `latency` (answered late); null when no rule fired"
+    )
 
 
 # Faults ------------------------------------------------------------------------------------------

@@ -5,15 +5,17 @@ None of them touches credentials: enabling, disabling and rotating stay with `sa
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voke_esm.contract.time_configs import check_time_configs
-from voke_esm.core.db import conflicts_retried
+from voke_esm.core.db import conflicts_retried, session_scope
 from voke_esm.core.errors import Conflict, ValidationFailed
 from voke_esm.core.schemas import FieldError, utc_now
 from voke_esm.sandbox import locks
@@ -21,13 +23,23 @@ from voke_esm.sandbox.admin import service as admin_service
 from voke_esm.sandbox.models import JournalEntry, SandboxPlant
 from voke_esm.sandbox.repositories import clients as clients_repository
 from voke_esm.sandbox.repositories import config_updates as config_updates_repository
+from voke_esm.sandbox.repositories import journal as journal_repository
 from voke_esm.sandbox.repositories import org_states as org_states_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
+from voke_esm.sandbox.repositories.journal import JournalFilter
 from voke_esm.sandbox.tools import faults
-from voke_esm.sandbox.tools import repository as journal_repository
 from voke_esm.sandbox.tools.schemas import FaultRule, SnapshotPlant
+from voke_esm.sandbox.trading.paths import TRADING_PREFIX
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.models import Org
+
+if TYPE_CHECKING:
+    from voke_esm.sandbox.trading.journal import JournalRecorder
+
+# How often a waiting journal read looks again even though no batch of this process woke it: the
+# entries of calls that another instance (on the same PostgreSQL) answered reach it this late at
+# most. A look is one indexed query in a short transaction of its own.
+JOURNAL_RECHECK_S = 0.5
 
 
 class NeverEnabled(Conflict):
@@ -40,24 +52,52 @@ class NeverEnabled(Conflict):
 # Journal ------------------------------------------------------------------------------------------
 
 
+def endpoint_path(endpoint: str | None) -> str | None:
+    """The journal's `path` of a trading endpoint named as fault rules name it; `*` is any."""
+    return None if endpoint in (None, "*") else f"{TRADING_PREFIX}/{endpoint}"
+
+
 async def journal(
-    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    recorder: JournalRecorder,
     org_id: uuid.UUID,
     *,
-    since: datetime | None,
+    matching: JournalFilter,
     limit: int | None,
     journal_max: int,
+    wait_s: float = 0,
 ) -> Sequence[JournalEntry]:
-    """Newest first. Never more than the journal keeps, even while concurrent calls of the org
-    are between their insert and their trim."""
-    await orgs_service.get_org(session, org_id)
+    """The org's entries that match, newest first; never more than the journal keeps, even
+    while concurrent calls of the org are between their insert and their trim.
+
+    With `wait_s`, when none matches yet, wait up to that long for one to be written, and answer
+    as soon as one is (CONTRACT §11). Each look is a short transaction of its own: no connection
+    is held while waiting (SQLite's pool has one, which the journal's writer needs). A look
+    follows each batch of the org's entries written here, and one every `JOURNAL_RECHECK_S`
+    for those that other instances write.
+    """
     capped = min(limit or journal_max, journal_max)
-    return await journal_repository.list_journal(session, org_id, since=since, limit=capped)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    with recorder.watch(org_id) as written:
+        while True:
+            written.clear()  # before the look: a batch written during it wakes the next wait
+            async with session_scope(sessionmaker) as session:
+                await orgs_service.get_org(session, org_id)
+                entries = await journal_repository.list_entries(
+                    session, org_id, matching, limit=capped
+                )
+            remaining = deadline - loop.time()
+            if entries or remaining <= 0:
+                return entries
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, JOURNAL_RECHECK_S)):
+                    await written.wait()
 
 
 async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, int]:
     org = await orgs_service.get_org(session, org_id)
-    return org, await journal_repository.clear_journal(session, org.id)
+    return org, await journal_repository.clear_entries(session, org.id)
 
 
 # Faults and token lifetime ---------------------------------------------------------------------

@@ -119,6 +119,13 @@ def _wait_s(rule: Mapping[str, Any], chance: Callable[[], float]) -> float:
     return max(0.0, milliseconds) / 1000
 
 
+def answer_kind(fired: Sequence[FiredRule]) -> str | None:
+    """What the fired rules make of the call's answer, as the journal marks it: the `error` or
+    `drop` that ends it, else `latency` when one only delayed it; None when none fired."""
+    kinds = [rule.kind for rule in fired]
+    return next((kind for kind in kinds if kind in TERMINAL_KINDS), kinds[0] if kinds else None)
+
+
 async def act(fired: Sequence[FiredRule]) -> None:
     """Wait for the latency rules, then answer the error or drop the connection, if one fired."""
     wait = sum(rule.wait_s for rule in fired)

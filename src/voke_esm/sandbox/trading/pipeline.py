@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import json
 import logging
 import time
 import uuid
@@ -55,7 +56,7 @@ from voke_esm.core.errors import (
 )
 from voke_esm.core.metrics import Metrics
 from voke_esm.core.ratelimit import RateLimiter
-from voke_esm.core.schemas import utc_now
+from voke_esm.core.schemas import FieldError, utc_now
 from voke_esm.core.security import TRADING_ISSUER, Keyring, TokenError
 from voke_esm.sandbox.trading import faults
 from voke_esm.sandbox.trading.callers import TradingCaller, TradingCallers
@@ -77,6 +78,7 @@ logger = logging.getLogger("voke_esm")
 TOKEN_PATH = f"{TRADING_PREFIX}/token"
 PLANT_LIST = f"{TRADING_PREFIX}/plant/list"
 PLANT_CONFIG = f"{TRADING_PREFIX}/plant/config"
+PLANT_CONFIG_UPDATE = f"{TRADING_PREFIX}/plant/config/update"
 _READS = {PLANT_LIST: "plant/list", PLANT_CONFIG: "plant/config"}
 _FORM = b"application/x-www-form-urlencoded"
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
@@ -191,7 +193,7 @@ class TradingPipeline:
             call.identify(caller.org_id, caller.client_id)
             # Most orgs have no rule for the endpoint: then no session is opened at all.
             if faults.any_apply(caller.fault_rules, endpoint):
-                await self.fire_faults(caller.org_id, endpoint)
+                await self.fire_faults(call, caller.org_id, endpoint)
         await self.limiter.hit(self.rate_limit_of(caller), "trading", endpoint, client_id)
 
     def rate_limit_of(self, caller: TradingCaller | None) -> RateLimitItem:
@@ -203,16 +205,18 @@ class TradingPipeline:
             limit = self._org_rate_limits[caller.rate_limit] = self.limiter.parse(caller.rate_limit)
         return limit
 
-    async def fire_faults(self, org_id: uuid.UUID, endpoint: str) -> None:
+    async def fire_faults(self, call: TradingCall, org_id: uuid.UUID, endpoint: str) -> None:
         """Fire the org's fault rules for this call (CONTRACT §11): wait, answer an error, or drop.
 
         A rule that fired stays counted even when it fails the call: its count is committed, and
-        the connection let go of (SQLite has one), before the rules act.
+        the connection let go of (SQLite has one), before the rules act. The journal marks the
+        call with what the rules made of its answer.
         """
         async with session_scope(self.sessionmaker) as session:
             drawn = await faults.draw_faults(session, org_id, endpoint)
         for rule in drawn.fired:
             self.metrics.injected_faults.labels(endpoint, rule.kind).inc()
+        call.fault = faults.answer_kind(drawn.fired)
         await faults.act(drawn.fired)
 
     # The two guards -----------------------------------------------------------------------------
@@ -326,9 +330,23 @@ class TradingGate:
             duration_ms = round((time.perf_counter() - started) * 1000, 3)
             self.pipeline.journal.record(journal_entry(call, scope, status, duration_ms))
 
+        # A config update refused as a whole (400) is recorded once its answer is sent, with
+        # the errors the answer listed (issue 12): the journal shows why it was refused.
+        refused: bytearray | None = None
+
         async def recording_send(message: Message) -> None:
+            nonlocal refused
             if message["type"] == "http.response.start":
-                record(int(message["status"]))
+                status = int(message["status"])
+                if status == 400 and scope["path"] == PLANT_CONFIG_UPDATE:
+                    refused = bytearray()
+                else:
+                    record(status)
+            elif message["type"] == "http.response.body" and refused is not None:
+                refused += message.get("body", b"")
+                if not message.get("more_body", False):
+                    call.errors = answered_errors(bytes(refused))
+                    record(400)
             await send(message)
 
         read = _READS.get(scope["path"]) if scope["method"] == "GET" else None
@@ -342,6 +360,8 @@ class TradingGate:
         except Exception:
             record(500)  # the outermost error middleware answers it with a 500
             raise
+        if refused is not None:
+            record(400)  # its answer's body never ended (the client went away): no errors
 
     async def _answer_read(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self._route(scope)  # the metrics label the call by its template
@@ -360,6 +380,22 @@ class TradingGate:
                 if context.path in _READS
             }
         return self._routes.get(scope["path"])
+
+
+def answered_errors(body: bytes) -> list[FieldError]:
+    """The `details.errors` of a §2 error envelope; [] when it lists none."""
+    try:
+        envelope = json.loads(body)
+        errors = envelope["details"]["errors"]
+    except (ValueError, TypeError, KeyError):
+        return []
+    if not isinstance(errors, list):
+        return []
+    return [
+        {"field": str(error.get("field")), "message": str(error.get("message"))}
+        for error in errors
+        if isinstance(error, dict)
+    ]
 
 
 async def _drop(receive: Receive) -> bool:

@@ -1,22 +1,20 @@
-"""The trading path's own statements: a config update's (prebuilt, run without the ORM), the
-fault draw's read of the org's rules, and the journal writer's batch insert."""
+"""The trading path's own statements: a config update's (prebuilt, run without the ORM). The
+journal writer's batch insert is the journal's repository's (`sandbox/repositories/journal.py`)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from voke_esm.core.schemas import utc_now
-from voke_esm.sandbox.models import ConfigUpdateRecord, JournalEntry, SandboxPlant
-from voke_esm.voke.orgs.models import Org
+from voke_esm.sandbox.models import ConfigUpdateRecord, SandboxPlant
 
 # Config updates -----------------------------------------------------------------------------------
 
@@ -120,50 +118,3 @@ async def remember_config_update(
         "record_created_at": utc_now(),
     }
     return (await connection.execute(statement, parameters)).first() is not None
-
-
-# Journal ------------------------------------------------------------------------------------------
-
-
-async def add_journal_entries(
-    session: AsyncSession, entries: list[dict[str, Any]], *, keep: int
-) -> None:
-    """Insert, then drop each org's entries beyond its newest `keep`.
-
-    The cut-off is found by walking at most `keep` entries of the (org_id, id) index, so the trim
-    costs the same whatever the table holds, and usually deletes a row or none.
-    """
-    # The table, not the entity: a Core executemany, without the ORM's bulk-insert bookkeeping.
-    table = cast(Table, JournalEntry.__table__)
-    try:
-        async with session.begin_nested():
-            await session.execute(insert(table), entries)
-    except IntegrityError:
-        # An org was deleted since its call, and its journal with it (CONTRACT §3): leave its
-        # entries out rather than lose the batch with the other orgs' entries. The orgs still
-        # there are read with a key-share lock, which keeps them there until this commits.
-        alive = set(
-            await session.scalars(
-                select(Org.id)
-                .where(Org.id.in_({entry["org_id"] for entry in entries}))
-                .with_for_update(read=True, key_share=True)
-            )
-        )
-        entries = [entry for entry in entries if entry["org_id"] in alive]
-        if not entries:
-            return
-        await session.execute(insert(table), entries)
-    for org_id in dict.fromkeys(entry["org_id"] for entry in entries):
-        cutoff = (
-            select(JournalEntry.id)
-            .where(JournalEntry.org_id == org_id)
-            .order_by(JournalEntry.id.desc())
-            .offset(keep)
-            .limit(1)
-            .scalar_subquery()
-        )
-        await session.execute(
-            delete(JournalEntry)
-            .where(JournalEntry.org_id == org_id, JournalEntry.id <= cutoff)
-            .execution_options(synchronize_session=False)
-        )

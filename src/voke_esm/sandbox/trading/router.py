@@ -204,14 +204,15 @@ async def update_plant_config(
 ) -> Any:
     """Push a new time-config schedule; `validateOnly: true` is a dry run."""
     call.plant_id, call.config_update_req_code = body.plant_id, body.config_update_req_code
+    call.time_configs = [block.as_json() for block in body.time_configs]
     answer = await trading_service.update_config(
         session,
         caller.client_id,
         plant_id=body.plant_id,
         config_update_req_code=body.config_update_req_code,
         validate_only=body.validate_only,
-        time_configs=[block.as_json() for block in body.time_configs],
+        time_configs=call.time_configs,
     )
-    call.result_code = answer["resultCode"]
+    call.result_code, call.errors = answer["resultCode"], answer["errors"]
     metrics.config_updates.labels(answer["resultCode"]).inc()
     return answer

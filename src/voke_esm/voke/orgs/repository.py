@@ -24,6 +24,10 @@ async def name_key_taken(session: AsyncSession, name_key: str) -> bool:
     return await session.scalar(select(Org.id).where(Org.name_key == name_key)) is not None
 
 
+async def get_by_name_key(session: AsyncSession, name_key: str) -> Org | None:
+    return await session.scalar(select(Org).where(Org.name_key == name_key))
+
+
 async def slugs_like(session: AsyncSession, base: str) -> set[str]:
     rows = await session.scalars(select(Org.slug).where(Org.slug.startswith(base, autoescape=True)))
     return set(rows)

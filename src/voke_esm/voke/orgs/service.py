@@ -61,6 +61,11 @@ async def get_org(session: AsyncSession, org_id: uuid.UUID, *, for_update: bool 
     return org
 
 
+async def find_org_by_name(session: AsyncSession, name: str) -> Org | None:
+    """The org of that name, compared as names are for uniqueness (CONTRACT §3)."""
+    return await repository.get_by_name_key(session, name_key(name))
+
+
 async def list_orgs(session: AsyncSession) -> Sequence[Org]:
     return await repository.list_all(session)
 
