@@ -1,6 +1,3 @@
-"""The README's "Testing your ESM client" example, word for word (tests/testing/test_wheel.py
-checks that the README shows exactly this file, and runs it against the installed wheel)."""
-
 import httpx
 import pytest
 

@@ -82,7 +82,7 @@ def test_the_marker_sets_the_token_lifetime(esm_org: SandboxOrg) -> None:
     assert answer.json()["expiresIn"] == 30
 
 
-@pytest.mark.parametrize("round", range(3))
+@pytest.mark.parametrize("round", range(4))
 def test_an_org_sees_only_its_own_calls(
     esm_org: SandboxOrg, esm_sandbox: EsmSandbox, round: int
 ) -> None:
