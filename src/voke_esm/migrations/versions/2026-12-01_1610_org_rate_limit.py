@@ -4,7 +4,7 @@
 VOKE_ESM_RATE_LIMIT is; NULL: the service's.
 
 Revision ID: 5b8f3c2e9a14
-Revises: 5b8e1f0c2a74
+Revises: b7e1c2d3f4a5
 Create Date: 2026-12-01 16:10:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b8f3c2e9a14"
-down_revision: str | None = "5b8e1f0c2a74"
+down_revision: str | None = "b7e1c2d3f4a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

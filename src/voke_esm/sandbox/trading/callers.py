@@ -41,6 +41,8 @@ class TradingCaller:
     rate_limit: str | None  # the org's own trading rate limit (PUT faults `rateLimit`), if set
     # (row id, revision) of the plant asked about, when the call names one the client has.
     plant_key: tuple[str, int] | None
+    # Some plant of the org may be in commsLoss (CONTRACT §12): answers must look at the clock.
+    comms_loss_possible: bool = False
 
 
 class TradingCallers(Protocol):
@@ -69,7 +71,7 @@ def trading_callers(engine: AsyncEngine) -> TradingCallers:
 # One query on every trading call. {plant} and {client} are the driver's placeholders.
 _CALLER_QUERY = """
 SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
-       s.rate_limit, p.id, p.revision
+       s.rate_limit, p.id, p.revision, s.comms_loss_possible
 FROM voke_esm_clients AS c
 LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
 LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = {plant}
@@ -98,6 +100,7 @@ class EngineTradingCallers:
                 SandboxOrgState.rate_limit,
                 SandboxPlant.id,
                 SandboxPlant.revision,
+                SandboxOrgState.comms_loss_possible,
             )
             .select_from(SandboxClient)
             .outerjoin(SandboxOrgState, SandboxOrgState.org_id == SandboxClient.org_id)
@@ -108,7 +111,17 @@ class EngineTradingCallers:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, rate_limit, plant_row_id, revision = row
+        (
+            org_id,
+            digest,
+            plants_version,
+            fault_rules,
+            ttl,
+            rate_limit,
+            plant_row_id,
+            revision,
+            comms,
+        ) = row
         return TradingCaller(
             client_id,
             org_id,
@@ -118,6 +131,7 @@ class EngineTradingCallers:
             ttl,
             rate_limit,
             None if plant_row_id is None else (str(plant_row_id), revision),
+            bool(comms),
         )
 
     async def aclose(self) -> None:
@@ -157,7 +171,17 @@ class PostgresTradingCallers:
             raise OperationalError(self._QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, rate_limit, plant_row_id, revision = row
+        (
+            org_id,
+            digest,
+            plants_version,
+            fault_rules,
+            ttl,
+            rate_limit,
+            plant_row_id,
+            revision,
+            comms,
+        ) = row
         return TradingCaller(
             client_id,
             uuid.UUID(str(org_id)),
@@ -167,6 +191,7 @@ class PostgresTradingCallers:
             ttl,
             rate_limit,
             None if plant_row_id is None else (str(plant_row_id), revision),
+            bool(comms),
         )
 
     async def aclose(self) -> None:
@@ -211,7 +236,17 @@ class SqliteTradingCallers:
             raise OperationalError(_SQLITE_CALLER_QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, rate_limit, plant_row_id, revision = row
+        (
+            org_id,
+            digest,
+            plants_version,
+            fault_rules,
+            ttl,
+            rate_limit,
+            plant_row_id,
+            revision,
+            comms,
+        ) = row
         return TradingCaller(
             client_id,
             uuid.UUID(hex=org_id),
@@ -221,6 +256,7 @@ class SqliteTradingCallers:
             ttl,
             rate_limit,
             None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
+            bool(comms),
         )
 
     def close(self) -> None:

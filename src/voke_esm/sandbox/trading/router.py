@@ -212,6 +212,7 @@ async def update_plant_config(
         config_update_req_code=body.config_update_req_code,
         validate_only=body.validate_only,
         time_configs=call.time_configs,
+        comms_loss_possible=caller.comms_loss_possible,
     )
     call.result_code, call.errors = answer["resultCode"], answer["errors"]
     metrics.config_updates.labels(answer["resultCode"]).inc()
