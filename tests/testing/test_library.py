@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -184,3 +185,18 @@ class TestStateAndTime:
         snapshot = esm_org.telemetry.snapshot(plant["id"])
         assert snapshot["external_plant_id"] == plant["external_plant_id"]
         assert 0 <= snapshot["soc"] <= 100
+
+    def test_clock_set_frozen_holds_the_simulated_time(self, esm_org: SandboxOrg) -> None:
+        noon = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
+
+        clock = esm_org.clock.set(noon, frozen=True)
+
+        assert (clock["now"], clock["started_at"], clock["frozen"]) == (
+            "2026-06-21T12:00:00.000000Z",
+            "2026-06-21T12:00:00.000000Z",
+            True,
+        )
+        assert esm_org.clock.get()["now"] == clock["now"]
+        assert esm_org.clock.set("2026-06-21T13:00:00Z")["frozen"] is False
+        with pytest.raises(ValueError, match="aware datetime"):
+            esm_org.clock.set(datetime(2026, 6, 21, 12, 0))  # naive, on purpose
