@@ -15,6 +15,7 @@ import sqlite3
 import tempfile
 import threading
 import uuid
+import weakref
 from pathlib import Path
 
 import uvicorn
@@ -50,6 +51,8 @@ class InProcessService:
         self.rate_limit = rate_limit
         self.admin_token = ""
         self.folder = Path(tempfile.mkdtemp(prefix="voke-esm-sandbox-"))
+        # Removed by stop(), or at the latest when the interpreter exits (a sandbox never closed).
+        self._remove_folder = weakref.finalize(self, shutil.rmtree, self.folder, True)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -87,7 +90,7 @@ class InProcessService:
             self._thread.join(timeout=15)
             self._thread = None
         self._socket.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._remove_folder()
 
     def _run(self) -> None:
         try:
