@@ -491,7 +491,12 @@ class TestFaults:
         body = data.draw(
             st.fixed_dictionaries(
                 {"rules": st.lists(rule, max_size=3)},
-                optional={"tokenTtlSeconds": st.integers(-1, 100_000) | st.none() | JSON_VALUES},
+                optional={
+                    "tokenTtlSeconds": st.integers(-1, 100_000) | st.none() | JSON_VALUES,
+                    "rateLimit": st.sampled_from(["10/minute", "1/second", "ten", ""])
+                    | st.none()
+                    | JSON_VALUES,
+                },
             )
             | JSON_VALUES
         )

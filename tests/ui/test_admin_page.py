@@ -449,6 +449,7 @@ def test_journal_faults_and_reset(page: Page, service: Service) -> None:
             }
         ],
         "tokenTtlSeconds": 30,
+        "rateLimit": None,
     }
     faulted = httpx.get(f"{trading}/plant/list", headers={"Authorization": f"Bearer {token}"})
     assert (faulted.status_code, faulted.json()["code"]) == (503, "INJECTED_FAULT")

@@ -145,6 +145,8 @@ class SandboxOrgState(Base):
     token_ttl_seconds: Mapped[int | None]
     # The org's chosen misbehaviours of the trading API (CONTRACT §14; sandbox/trading/quirks.py).
     quirks: Mapped[list[str]] = mapped_column(JsonDocument, default=list, server_default="[]")
+    # The org's own trading rate limit, as VOKE_ESM_RATE_LIMIT is written; None: the service's.
+    rate_limit: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     # When a periodic telemetry round (TELEMETRY_INTERVAL_S) last took the org, on any instance:
     # the lease that keeps several instances from publishing the same snapshots.

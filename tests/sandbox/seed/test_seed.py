@@ -166,7 +166,7 @@ class TestApplySeed:
 
     async def test_faults_go_only_to_an_org_that_has_none(self, app: FastAPI, api: Api) -> None:
         org = await api.enabled_org("Acme")
-        mine = {"rules": [], "tokenTtlSeconds": 30}
+        mine = {"rules": [], "tokenTtlSeconds": 30, "rateLimit": None}
         response = await api.http.put(
             f"{ADMIN}/faults", params={"orgId": org.id}, json=mine, headers=api.headers
         )

@@ -47,7 +47,7 @@ MISSING_ORG_ID = error_body(
     "Validation error",
     {"errors": [{"field": "orgId", "message": "Field required"}]},
 )
-NO_FAULTS: dict[str, Any] = {"rules": [], "tokenTtlSeconds": None}
+NO_FAULTS: dict[str, Any] = {"rules": [], "tokenTtlSeconds": None, "rateLimit": None}
 NEVER_ENABLED = error_body(
     409, "CONFLICT", "Voke ESM has never been enabled for this organization: enable it first"
 )
@@ -440,6 +440,7 @@ class TestFaultsDocument:
                 rule("token", "drop", probability=0.25),
             ],
             "tokenTtlSeconds": 30,
+            "rateLimit": None,
         }
 
         assert await put_faults(api, org.id, body) == expected
@@ -457,6 +458,7 @@ class TestFaultsDocument:
         assert await put_faults(api, org.id, {"tokenTtlSeconds": 7}) == {
             "rules": [],
             "tokenTtlSeconds": 7,
+            "rateLimit": None,
         }
         await put_faults(api, org.id, {"rules": [{"endpoint": "*", "kind": "drop"}]})
         deleted = await tool(api, "DELETE", "faults", org.id)
@@ -484,6 +486,7 @@ class TestFaultsDocument:
         assert (await tool(api, "GET", "faults", org.id)).json() == {
             "rules": [],
             "tokenTtlSeconds": 61,
+            "rateLimit": None,
         }
         assert stored["tokenTtlSeconds"] == 61
 
@@ -545,6 +548,10 @@ class TestFaultsDocument:
                 [("tokenTtlSeconds", "Input should be greater than or equal to 1")],
             ),
             ({"rules": {}}, [("rules", "Input should be a valid list")]),
+            (
+                {"rateLimit": "ten a minute"},
+                [("rateLimit", "must be a rate limit such as '10/minute'")],
+            ),
         ],
     )
     async def test_a_bad_body_is_400_at_the_field_and_changes_nothing(
@@ -708,6 +715,39 @@ class TestErrorFaultsAndTheRateLimit:
         statuses = [(await plant_list(api, token)).status_code for _ in range(6)]
 
         assert statuses == [503, 503, 503, 200, 200, 429]
+
+
+class TestOrgRateLimit:
+    """`rateLimit` in PUT faults: the org's own trading limit (what the pytest plugin's `esm`
+    marker sets, CONTRACT §13), instead of VOKE_ESM_RATE_LIMIT."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"voke_esm_rate_limit": "2/minute"}
+
+    async def test_an_org_with_its_own_limit_meets_that_one_and_others_the_services(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        stored = await put_faults(api, org.id, {"rateLimit": "4/minute"})
+        other = await api.enabled_org("Other")
+        other_token = await api.trading_token(other.client_id, other.client_secret)
+
+        mine = [(await plant_list(api, token)).status_code for _ in range(5)]
+        theirs = [(await plant_list(api, other_token)).status_code for _ in range(3)]
+
+        assert stored == {"rules": [], "tokenTtlSeconds": None, "rateLimit": "4/minute"}
+        assert mine == [200, 200, 200, 200, 429]
+        assert theirs == [200, 200, 429]
+
+    async def test_delete_gives_the_org_the_services_limit_again(
+        self, api: Api, org: EnabledOrg, token: str
+    ) -> None:
+        await put_faults(api, org.id, {"rateLimit": "100/minute"})
+        await tool(api, "DELETE", "faults", org.id)
+
+        statuses = [(await plant_list(api, token)).status_code for _ in range(3)]
+
+        assert statuses == [200, 200, 429]
 
 
 class TestLatencyFaults:

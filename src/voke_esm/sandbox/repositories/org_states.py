@@ -48,9 +48,11 @@ async def set_fault_setup(
     *,
     rules: list[FaultRuleJson],
     token_ttl_seconds: int | None,
+    rate_limit: str | None,
 ) -> None:
     state.fault_rules = rules
     state.token_ttl_seconds = token_ttl_seconds
+    state.rate_limit = rate_limit
     state.updated_at = utc_now()
     await session.flush()
 

@@ -126,15 +126,17 @@ async def _seed_org(
         )
         outcome.clock_set = True
 
-    if wanted.faults is not None and (wanted.faults.rules or wanted.faults.token_ttl_seconds):
+    faults = wanted.faults
+    if faults is not None and (faults.rules or faults.token_ttl_seconds or faults.rate_limit):
         setup = await tools_service.get_faults(session, org.id)
-        if not setup.rules and setup.token_ttl_seconds is None:
+        if not setup.rules and setup.token_ttl_seconds is None and setup.rate_limit is None:
             with _located(f"{at}.faults"):
                 await tools_service.set_faults(
                     session,
                     org.id,
-                    rules=wanted.faults.rules,
-                    token_ttl_seconds=wanted.faults.token_ttl_seconds,
+                    rules=faults.rules,
+                    token_ttl_seconds=faults.token_ttl_seconds,
+                    rate_limit=faults.rate_limit,
                 )
             outcome.faults_set = True
     return outcome

@@ -164,6 +164,7 @@ def _faults_read(setup: tools_service.FaultSetup) -> FaultsRead:
     return FaultsRead(
         rules=setup.rules,
         token_ttl_seconds=setup.token_ttl_seconds,
+        rate_limit=setup.rate_limit,
     )
 
 
@@ -177,19 +178,22 @@ async def get_faults(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> 
 async def put_faults(
     org_id: OrgIdQuery, body: FaultsWrite, _: SuperAdmin, session: SessionDep
 ) -> FaultsRead:
-    """Replace the org's fault rules and token lifetime; they apply to the next trading call."""
+    """Replace the org's fault rules, token lifetime and rate limit; they apply to the next
+    trading call."""
     setup = await tools_service.set_faults(
         session,
         org_id,
         rules=body.rules,
         token_ttl_seconds=body.token_ttl_seconds,
+        rate_limit=body.rate_limit,
     )
     return _faults_read(setup)
 
 
 @router.delete("/faults", response_model=MessageRead)
 async def delete_faults(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
-    """Remove every fault rule of the org and give its tokens the default lifetime again."""
+    """Remove every fault rule of the org; its tokens' lifetime and its rate limit are the
+    service's again."""
     org = await tools_service.clear_faults(session, org_id)
     return MessageRead(message=f"Faults of {org.name} cleared; tokens live the default time")
 

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from limits import parse as parse_rate_limit
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+from pydantic_core import PydanticCustomError
 
 from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, FieldErrorRead, StrictBody, UtcDateTime
@@ -21,6 +31,20 @@ Milliseconds = Annotated[StrictInt | StrictFloat, Field(ge=0, le=MAX_LATENCY_MS)
 Probability = Annotated[StrictInt | StrictFloat, Field(ge=0, le=1)]
 Count = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 TokenTtl = Annotated[StrictInt, Field(ge=1, le=MAX_TOKEN_TTL_SECONDS)]
+
+
+def _rate_limit(value: str) -> str:
+    try:
+        parse_rate_limit(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "rate_limit", "must be a rate limit such as '10/minute'"
+        ) from None
+    return value
+
+
+# Written as VOKE_ESM_RATE_LIMIT is (CONTRACT §13): "10/minute", "1000/hour".
+RateLimit = Annotated[StrictStr, Field(min_length=1, max_length=64), AfterValidator(_rate_limit)]
 
 
 # Journal -----------------------------------------------------------------------------------------
@@ -131,6 +155,7 @@ class FaultsWrite(StrictBody):
                         {"endpoint": "token", "kind": "drop", "probability": 0.1},
                     ],
                     "tokenTtlSeconds": 30,
+                    "rateLimit": "10/minute",
                 }
             ]
         }
@@ -140,11 +165,17 @@ class FaultsWrite(StrictBody):
     token_ttl_seconds: TokenTtl | None = Field(
         default=None, description="lifetime of the org's new trading tokens; null: the default"
     )
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="the org's trading rate limit, written as VOKE_ESM_RATE_LIMIT is;"
+        " null: the service's",
+    )
 
 
 class FaultsRead(CamelModel):
     rules: list[FaultRule]
     token_ttl_seconds: int | None
+    rate_limit: str | None
 
 
 # Quirks ------------------------------------------------------------------------------------------

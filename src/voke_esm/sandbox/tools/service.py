@@ -110,15 +110,16 @@ async def clear_journal(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, 
 class FaultSetup:
     rules: list[FaultRule]
     token_ttl_seconds: int | None
+    rate_limit: str | None
 
 
 async def get_faults(session: AsyncSession, org_id: uuid.UUID) -> FaultSetup:
     org = await orgs_service.get_org(session, org_id)
     state = await org_states_repository.get_org_state(session, org.id)
     if state is None:
-        return FaultSetup([], None)
+        return FaultSetup([], None, None)
     rules = [FaultRule.model_validate(rule) for rule in state.fault_rules]
-    return FaultSetup(rules, state.token_ttl_seconds)
+    return FaultSetup(rules, state.token_ttl_seconds, state.rate_limit)
 
 
 async def set_faults(
@@ -127,6 +128,7 @@ async def set_faults(
     *,
     rules: list[FaultRule],
     token_ttl_seconds: int | None,
+    rate_limit: str | None,
 ) -> FaultSetup:
     stored = [rule.as_json() for rule in rules]
     if errors := faults.check_rules(stored):
@@ -136,9 +138,9 @@ async def set_faults(
     if state is None:
         raise NeverEnabled()
     await org_states_repository.set_fault_setup(
-        session, state, rules=stored, token_ttl_seconds=token_ttl_seconds
+        session, state, rules=stored, token_ttl_seconds=token_ttl_seconds, rate_limit=rate_limit
     )
-    return FaultSetup(list(rules), token_ttl_seconds)
+    return FaultSetup(list(rules), token_ttl_seconds, rate_limit)
 
 
 async def clear_faults(session: AsyncSession, org_id: uuid.UUID) -> Org:
@@ -146,7 +148,7 @@ async def clear_faults(session: AsyncSession, org_id: uuid.UUID) -> Org:
     state = await org_states_repository.get_org_state(session, org.id, for_update=True)
     if state is not None:
         await org_states_repository.set_fault_setup(
-            session, state, rules=[], token_ttl_seconds=None
+            session, state, rules=[], token_ttl_seconds=None, rate_limit=None
         )
     return org
 

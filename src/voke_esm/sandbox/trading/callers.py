@@ -41,6 +41,7 @@ class TradingCaller:
     fault_rules: list[Any]
     token_ttl_seconds: int | None  # the org's own token lifetime (CONTRACT §11), if it set one
     quirks: frozenset[str]  # the org's chosen misbehaviours (CONTRACT §14; trading/quirks.py)
+    rate_limit: str | None  # the org's own trading rate limit (PUT faults `rateLimit`), if set
     # (row id, revision) of the plant asked about, when the call names one the client has.
     plant_key: tuple[str, int] | None
     # Some plant of the org may be in commsLoss (CONTRACT §12): answers must look at the clock.
@@ -73,7 +74,7 @@ def trading_callers(engine: AsyncEngine) -> TradingCallers:
 # One query on every trading call. {plant} and {client} are the driver's placeholders.
 _CALLER_QUERY = """
 SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
-       s.quirks, p.id, p.revision, s.comms_loss_possible
+       s.quirks, s.rate_limit, p.id, p.revision, s.comms_loss_possible
 FROM voke_esm_clients AS c
 LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
 LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = {plant}
@@ -100,6 +101,7 @@ class EngineTradingCallers:
                 SandboxOrgState.fault_rules,
                 SandboxOrgState.token_ttl_seconds,
                 SandboxOrgState.quirks,
+                SandboxOrgState.rate_limit,
                 SandboxPlant.id,
                 SandboxPlant.revision,
                 SandboxOrgState.comms_loss_possible,
@@ -113,9 +115,18 @@ class EngineTradingCallers:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, quirks, plant_row_id, revision, comms = (
-            row
-        )
+        (
+            org_id,
+            digest,
+            plants_version,
+            fault_rules,
+            ttl,
+            quirks,
+            rate_limit,
+            plant_row_id,
+            revision,
+            comms,
+        ) = row
         return TradingCaller(
             client_id,
             org_id,
@@ -124,6 +135,7 @@ class EngineTradingCallers:
             fault_rules or [],
             ttl,
             frozenset(quirks or ()),
+            rate_limit,
             None if plant_row_id is None else (str(plant_row_id), revision),
             bool(comms),
         )
@@ -165,9 +177,18 @@ class PostgresTradingCallers:
             raise OperationalError(self._QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, quirks, plant_row_id, revision, comms = (
-            row
-        )
+        (
+            org_id,
+            digest,
+            plants_version,
+            fault_rules,
+            ttl,
+            quirks,
+            rate_limit,
+            plant_row_id,
+            revision,
+            comms,
+        ) = row
         return TradingCaller(
             client_id,
             uuid.UUID(str(org_id)),
@@ -176,6 +197,7 @@ class PostgresTradingCallers:
             json_value(fault_rules) if fault_rules else [],
             ttl,
             frozenset(json_value(quirks)) if quirks else frozenset(),
+            rate_limit,
             None if plant_row_id is None else (str(plant_row_id), revision),
             bool(comms),
         )
@@ -249,9 +271,18 @@ class SqliteTradingCallers:
     def _caller(client_id: str, row: Any) -> TradingCaller | None:
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, quirks, plant_row_id, revision, comms = (
-            row
-        )
+        (
+            org_id,
+            digest,
+            plants_version,
+            fault_rules,
+            ttl,
+            quirks,
+            rate_limit,
+            plant_row_id,
+            revision,
+            comms,
+        ) = row
         return TradingCaller(
             client_id,
             uuid.UUID(hex=org_id),
@@ -260,6 +291,7 @@ class SqliteTradingCallers:
             json_value(fault_rules) if fault_rules else [],
             ttl,
             frozenset(json_value(quirks)) if quirks else frozenset(),
+            rate_limit,
             None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
             bool(comms),
         )

@@ -33,6 +33,7 @@ from typing import Protocol, runtime_checkable
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItem
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -155,6 +156,7 @@ class TradingPipeline:
         self.sessionmaker = sessionmaker
         self.limiter = limiter
         self.rate_limit = limiter.parse(rate_limit)
+        self._org_rate_limits: dict[str, RateLimitItem] = {}
         self.metrics = metrics
         self.journal = journal
         self.reads = reads
@@ -210,7 +212,16 @@ class TradingPipeline:
             # Most orgs have no rule for the endpoint: then no session is opened at all.
             if faults.any_apply(caller.fault_rules, endpoint):
                 await self.fire_faults(call, caller.org_id, endpoint)
-        await self.limiter.hit(self.rate_limit, "trading", endpoint, client_id)
+        await self.limiter.hit(self.rate_limit_of(caller), "trading", endpoint, client_id)
+
+    def rate_limit_of(self, caller: TradingCaller | None) -> RateLimitItem:
+        """The org's own limit where it set one (`PUT faults` `rateLimit`), else the service's."""
+        if caller is None or caller.rate_limit is None:
+            return self.rate_limit
+        limit = self._org_rate_limits.get(caller.rate_limit)
+        if limit is None:
+            limit = self._org_rate_limits[caller.rate_limit] = self.limiter.parse(caller.rate_limit)
+        return limit
 
     async def fire_faults(self, call: TradingCall, org_id: uuid.UUID, endpoint: str) -> None:
         """Fire the org's fault rules for this call (CONTRACT §11): wait, answer an error, or drop.
