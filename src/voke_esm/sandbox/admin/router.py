@@ -9,15 +9,15 @@ from fastapi import APIRouter, Header, Query, Response
 
 from voke_esm.core.deps import KeyringDep, SessionDep, SettingsDep
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
     ValidationFailed,
     error_responses,
 )
+from voke_esm.core.openapi import documented
 from voke_esm.core.schemas import MessageRead
+from voke_esm.sandbox import examples
 from voke_esm.sandbox.admin import service as admin_service
 from voke_esm.sandbox.admin.schemas import (
     EnableRead,
@@ -26,8 +26,9 @@ from voke_esm.sandbox.admin.schemas import (
     SandboxPlantUpdate,
     StatusRead,
 )
-from voke_esm.sandbox.admin.service import PlantChanged
+from voke_esm.sandbox.admin.service import ExternalPlantIdTaken, SandboxPlantNotFound
 from voke_esm.voke.auth.deps import SuperAdmin
+from voke_esm.voke.orgs.service import OrgNotFound
 
 router = APIRouter(
     prefix="/api/v1/voke-esm/admin",
@@ -50,7 +51,13 @@ IfMatch = Annotated[
 @router.post(
     "/enable",
     response_model=EnableRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+    **documented(
+        "Enable the sandbox for an org (new credentials)",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.ENABLED,
+    ),
 )
 async def enable(
     org_id: OrgIdQuery,
@@ -71,7 +78,13 @@ async def enable(
 @router.post(
     "/disable",
     response_model=MessageRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+    **documented(
+        "Disable the sandbox for an org (revokes its credentials)",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.DISABLED,
+    ),
 )
 async def disable(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
     """Disable Voke ESM for an organization."""
@@ -82,7 +95,13 @@ async def disable(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> Mes
 @router.get(
     "/status",
     response_model=StatusRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+    **documented(
+        "Is the sandbox enabled for an org?",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.STATUS,
+    ),
 )
 async def status(
     org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep, settings: SettingsDep
@@ -101,7 +120,15 @@ async def status(
 
 
 @router.get(
-    "/plants", response_model=list[SandboxPlantRead], responses=error_responses(ValidationFailed)
+    "/plants",
+    response_model=list[SandboxPlantRead],
+    **documented(
+        "List sandbox plants",
+        ValidationFailed(
+            [{"field": "limit", "message": "Input should be greater than or equal to 1"}]
+        ),
+        answer=[examples.SANDBOX_PLANT],
+    ),
 )
 async def list_plants(
     _: SuperAdmin,
@@ -123,7 +150,12 @@ async def list_plants(
 @router.get(
     "/plants/{id}",
     response_model=SandboxPlantRead,
-    responses=error_responses(InvalidUuid, NotFound),
+    **documented(
+        "Read one sandbox plant (and its ETag)",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        answer=examples.SANDBOX_PLANT,
+    ),
 )
 async def get_plant(
     id: PlantId, _: SuperAdmin, session: SessionDep, response: Response
@@ -138,7 +170,15 @@ async def get_plant(
     "/plants",
     status_code=201,
     response_model=SandboxPlantRead,
-    responses=error_responses(ValidationFailed, Conflict),
+    **documented(
+        "Create a sandbox plant",
+        examples.BROKEN_BLOCKS,
+        examples.UNBOUND_CLIENT,
+        ExternalPlantIdTaken,
+        request=examples.SANDBOX_PLANT_CREATE,
+        answer=examples.SANDBOX_PLANT,
+        status=201,
+    ),
 )
 async def create_plant(
     body: SandboxPlantCreate, _: SuperAdmin, session: SessionDep
@@ -150,7 +190,15 @@ async def create_plant(
 @router.patch(
     "/plants/{id}",
     response_model=SandboxPlantRead,
-    responses=error_responses(InvalidUuid, ValidationFailed, NotFound, PlantChanged),
+    **documented(
+        "Change a sandbox plant",
+        InvalidUuid,
+        ValidationFailed(examples.ONE_BLOCK_WRONG_ERRORS),
+        SandboxPlantNotFound,
+        examples.PLANT_CHANGED,
+        request=examples.SANDBOX_PLANT_UPDATE,
+        answer=examples.SANDBOX_PLANT,
+    ),
 )
 async def update_plant(
     id: PlantId,
@@ -170,7 +218,13 @@ async def update_plant(
 @router.delete(
     "/plants/{id}",
     response_model=MessageRead,
-    responses=error_responses(InvalidUuid, NotFound, PlantChanged),
+    **documented(
+        "Delete a sandbox plant",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        examples.PLANT_CHANGED,
+        answer=examples.PLANT_DELETED,
+    ),
 )
 async def delete_plant(
     id: PlantId, _: SuperAdmin, session: SessionDep, if_match: IfMatch = None

@@ -10,19 +10,21 @@ from fastapi import APIRouter, Depends, Query, Request
 from voke_esm.core.db import end_transaction_before_slow_work
 from voke_esm.core.deps import SessionDep
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
     ValidationFailed,
     error_responses,
 )
+from voke_esm.core.openapi import documented
+from voke_esm.sandbox import examples
+from voke_esm.sandbox.admin.service import SandboxPlantNotFound
 from voke_esm.sandbox.telemetry import service as telemetry_service
 from voke_esm.sandbox.telemetry.publisher import EXCHANGE, TelemetryPublisher
 from voke_esm.sandbox.telemetry.schemas import ClockAdvance, ClockRead, TelemetryRead
-from voke_esm.sandbox.telemetry.service import OrgClock
+from voke_esm.sandbox.telemetry.service import ClockNotStarted, OrgClock
 from voke_esm.voke.auth.deps import SuperAdmin
+from voke_esm.voke.orgs.service import OrgNotFound
 
 router = APIRouter(
     prefix="/api/v1/voke-esm/admin",
@@ -44,7 +46,14 @@ PublisherDep = Annotated[TelemetryPublisher, Depends(_publisher)]
 @router.get(
     "/clock",
     response_model=ClockRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Read the org's simulated clock",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        ClockNotStarted,
+        answer=examples.CLOCK,
+    ),
 )
 async def get_clock(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> ClockRead:
     """The org's simulated time: real time plus what clock/advance added."""
@@ -54,7 +63,15 @@ async def get_clock(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> C
 @router.post(
     "/clock/advance",
     response_model=ClockRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Move the org's simulated clock forward",
+        ValidationFailed(examples.CLOCK_ADVANCE_ERRORS),
+        InvalidUuid,
+        OrgNotFound,
+        ClockNotStarted,
+        request=examples.CLOCK_ADVANCE,
+        answer=examples.CLOCK,
+    ),
 )
 async def advance_clock(
     org_id: OrgIdQuery, body: ClockAdvance, _: SuperAdmin, session: SessionDep
@@ -66,7 +83,13 @@ async def advance_clock(
 @router.post(
     "/plants/{id}/telemetry",
     response_model=TelemetryRead,
-    responses=error_responses(InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Take a telemetry snapshot of a plant (and publish it)",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        ClockNotStarted,
+        answer=examples.TELEMETRY,
+    ),
 )
 async def take_telemetry(
     id: Annotated[uuid.UUID, "the sandbox plant's UUID"],

@@ -93,8 +93,8 @@ class TelemetryRead(TelemetrySnapshot):
                     },
                     "exchange": "vcp",
                     "routingKey": "vcp.acme.event.telemetry",
-                    "published": True,
-                    "reason": None,
+                    "published": False,
+                    "reason": "AMQP_URL is not set",
                 }
             ]
         }

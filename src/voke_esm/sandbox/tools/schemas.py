@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
-from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
+from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, WHOLE_DAY_BLOCK, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
 from voke_esm.sandbox.admin.schemas import PLANT_EXAMPLE, Quantity
 from voke_esm.sandbox.models import FaultRuleJson
@@ -150,19 +150,7 @@ class Snapshot(StrictBody):
                         {
                             **PLANT_EXAMPLE,
                             "version": 3,
-                            "timeConfigs": cast(
-                                Any,
-                                [
-                                    {
-                                        "from": "00:00",
-                                        "to": "23:59",
-                                        "pBatMax": 50,
-                                        "pBatMin": -50,
-                                        "socMax": 90,
-                                        "socMin": 20,
-                                    }
-                                ],
-                            ),
+                            "timeConfigs": cast(Any, [dict(WHOLE_DAY_BLOCK)]),
                         }
                     ]
                 }
