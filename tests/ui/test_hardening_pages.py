@@ -225,6 +225,49 @@ class TestApiDocs:
             context.close()
         assert [url for url in requested if not _is_local(url)] == []
 
+    def test_authorize_gets_a_trading_token_from_client_credentials(
+        self, browser: Browser, port: int
+    ) -> None:
+        # Issue 12: the token endpoint is declared as OAuth2's client-credentials flow, so that
+        # Swagger's Authorize exchanges a clientId and secret itself and Try it out uses the token.
+        base_url = f"http://127.0.0.1:{port}"
+        admin = {
+            "Authorization": "Bearer "
+            + httpx.post(
+                f"{base_url}/api/v1/auth/login",
+                json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            ).json()["accessToken"]
+        }
+        org = httpx.post(f"{base_url}/api/v1/orgs", json={"name": "Docs"}, headers=admin).json()
+        credentials = httpx.post(
+            f"{base_url}/api/v1/voke-esm/admin/enable", params={"orgId": org["id"]}, headers=admin
+        ).json()
+        context = new_context(browser, base_url)
+        try:
+            page = context.new_page()
+            violations = watch_violations(page)
+            page.goto("/docs")
+            expect(page.locator(".opblock").first).to_be_visible()
+
+            page.get_by_role("button", name="Authorize").first.click()
+            flow = page.locator(".auth-container", has_text="TradingClient")
+            flow.locator("input[id^=client_id_]").fill(credentials["clientId"])
+            flow.locator("input[id^=client_secret_]").fill(credentials["clientSecret"])
+            flow.get_by_role("button", name="Apply given OAuth2 credentials").click()
+            expect(flow.get_by_role("button", name="Remove authorization")).to_be_visible()
+            page.get_by_role("button", name="Close").first.click()
+
+            listing = page.locator(".opblock", has_text="List the client's plants")
+            listing.locator(".opblock-summary").click()
+            listing.get_by_role("button", name="Try it out").click()
+            listing.get_by_role("button", name="Execute").click()
+            answer = listing.locator(".live-responses-table .response")
+            expect(answer.locator(".response-col_status")).to_contain_text("200")
+            expect(answer).to_contain_text("plantId")
+            assert violations == []
+        finally:
+            context.close()
+
     def test_redoc_renders_under_its_csp(self, browser: Browser, port: int) -> None:
         context = new_context(browser, f"http://127.0.0.1:{port}")
         try:
