@@ -177,6 +177,16 @@ def watch_violations(page: Page) -> list[dict[str, Any]]:
     return violations
 
 
+def open_authorize_dialog(context: BrowserContext) -> tuple[Page, list[dict[str, Any]]]:
+    """/docs in a new page of `context`, its Authorize dialog open; the CSP violations watched."""
+    page = context.new_page()
+    violations = watch_violations(page)
+    page.goto("/docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    page.get_by_role("button", name="Authorize").first.click()
+    return page, violations
+
+
 class TestApiDocs:
     def test_swagger_runs_under_its_csp_and_keeps_the_token_for_the_session_only(
         self, browser: Browser, port: int
@@ -189,12 +199,7 @@ class TestApiDocs:
         context = new_context(browser, base_url)
         context.on("request", lambda request: requested.append(request.url))
         try:
-            page = context.new_page()
-            violations = watch_violations(page)
-            page.goto("/docs")
-            expect(page.locator(".opblock").first).to_be_visible()
-
-            page.get_by_role("button", name="Authorize").first.click()
+            page, violations = open_authorize_dialog(context)
             voke_token = page.locator(".auth-container", has_text="VokeToken")
             voke_token.get_by_role("textbox").fill(token)
             voke_token.get_by_role("button", name="Apply credentials").click()
@@ -244,12 +249,7 @@ class TestApiDocs:
         ).json()
         context = new_context(browser, base_url)
         try:
-            page = context.new_page()
-            violations = watch_violations(page)
-            page.goto("/docs")
-            expect(page.locator(".opblock").first).to_be_visible()
-
-            page.get_by_role("button", name="Authorize").first.click()
+            page, violations = open_authorize_dialog(context)
             flow = page.locator(".auth-container", has_text="TradingClient")
             flow.locator("input[id^=client_id_]").fill(credentials["clientId"])
             flow.locator("input[id^=client_secret_]").fill(credentials["clientSecret"])
