@@ -195,7 +195,9 @@ UNBOUND_CLIENT = ValidationFailed(
     admin_service.CREATE_REFUSED,
 )
 BROKEN_BLOCKS = ValidationFailed(ONE_BLOCK_WRONG_ERRORS, admin_service.CREATE_REFUSED)
-PLANT_CHANGED = admin_service.PlantChanged('"497f6eca62764993bfeb53cbbbba6f08-3"')
+PLANT_ETAG = '"497f6eca62764993bfeb53cbbbba6f08-3"'
+PLANT_CHANGED = admin_service.PlantChanged(PLANT_ETAG)
+CLIENT_ID = "vesm-3f9a1c0b7d2e4a6f8b1c2d3e"
 
 
 # Telemetry and clock ------------------------------------------------------------------------------

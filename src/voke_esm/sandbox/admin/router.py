@@ -16,7 +16,7 @@ from voke_esm.core.errors import (
     error_responses,
 )
 from voke_esm.core.openapi import documented
-from voke_esm.core.schemas import MessageRead
+from voke_esm.core.schemas import MessageRead, OrgIdQuery, id_example
 from voke_esm.sandbox import examples
 from voke_esm.sandbox.admin import service as admin_service
 from voke_esm.sandbox.admin.schemas import (
@@ -26,6 +26,7 @@ from voke_esm.sandbox.admin.schemas import (
     SandboxPlantUpdate,
     StatusRead,
 )
+from voke_esm.sandbox.admin.schemas import SandboxPlantPathId as PlantId
 from voke_esm.sandbox.admin.service import ExternalPlantIdTaken, SandboxPlantNotFound
 from voke_esm.voke.auth.deps import SuperAdmin
 from voke_esm.voke.orgs.service import OrgNotFound
@@ -36,14 +37,15 @@ router = APIRouter(
     responses=error_responses(Unauthorized, Forbidden),
 )
 
-OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
-PlantId = Annotated[uuid.UUID, "the sandbox plant's UUID"]
 IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
         description="the plant's `ETag` as last read (or `*`): if the plant changed since, "
         "nothing is changed and the answer is 412 PRECONDITION_FAILED",
+        openapi_examples={
+            "tag": {"summary": "the ETag of the last GET", "value": examples.PLANT_ETAG}
+        },
     ),
 ]
 
@@ -133,12 +135,37 @@ async def status(
 async def list_plants(
     _: SuperAdmin,
     session: SessionDep,
-    client_id: Annotated[str | None, Query(alias="clientId", min_length=1, max_length=120)] = None,
-    org_id: Annotated[
-        uuid.UUID | None, Query(alias="orgId", description="an org's plants, kept ones included")
+    client_id: Annotated[
+        str | None,
+        Query(
+            alias="clientId",
+            min_length=1,
+            max_length=120,
+            openapi_examples={"client": {"summary": "one client's", "value": examples.CLIENT_ID}},
+        ),
     ] = None,
-    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    offset: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
+    org_id: Annotated[
+        uuid.UUID | None,
+        Query(
+            alias="orgId",
+            description="an org's plants, kept ones included",
+            openapi_examples=id_example(
+                "an organization's id (GET /api/v1/orgs)", "0b4f8c4e-8a52-4d6c-9d55-3f1f6c1e2a10"
+            ),
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=100_000, openapi_examples={"page": {"summary": "a page", "value": 50}}),
+    ] = None,
+    offset: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2_000_000_000,
+            openapi_examples={"second page": {"summary": "the second page", "value": 50}},
+        ),
+    ] = 0,
 ) -> Response:
     """List all plants (optionally of one `clientId`, a page at a time)."""
     document = await admin_service.plant_list_json(

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, cast
 
+from fastapi import Path
 from pydantic import MISSING, ConfigDict, Field
 
 from voke_esm.contract.time_configs import SEED_BLOCKS, TimeConfigBlock
-from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime, id_example
 
 # Finite, non-negative, and a JSON number (not a numeric string): strict mode.
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
@@ -22,6 +23,19 @@ PLANT_EXAMPLE: dict[str, Any] = {
     "plantWithLoad": True,
     "esiState": "PLC_READY",
 }
+
+
+# The sandbox plant's id in a path (`/plants/{id}`), as the seed names it.
+SandboxPlantPathId = Annotated[
+    uuid.UUID,
+    Path(
+        description="the sandbox plant's UUID",
+        openapi_examples=id_example(
+            "a sandbox plant's id (GET /api/v1/voke-esm/admin/plants)",
+            "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+        ),
+    ),
+]
 
 
 class EnableRead(CamelModel):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from voke_esm.core.db import end_transaction_before_slow_work
 from voke_esm.core.deps import SessionDep
@@ -17,7 +16,9 @@ from voke_esm.core.errors import (
     error_responses,
 )
 from voke_esm.core.openapi import documented
+from voke_esm.core.schemas import OrgIdQuery
 from voke_esm.sandbox import examples
+from voke_esm.sandbox.admin.schemas import SandboxPlantPathId
 from voke_esm.sandbox.admin.service import SandboxPlantNotFound
 from voke_esm.sandbox.telemetry import service as telemetry_service
 from voke_esm.sandbox.telemetry.publisher import EXCHANGE, TelemetryPublisher
@@ -31,8 +32,6 @@ router = APIRouter(
     tags=["Voke ESM (Telemetry and clock)"],
     responses=error_responses(Unauthorized, Forbidden),
 )
-
-OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
 
 
 async def _publisher(request: Request) -> TelemetryPublisher:
@@ -92,7 +91,7 @@ async def advance_clock(
     ),
 )
 async def take_telemetry(
-    id: Annotated[uuid.UUID, "the sandbox plant's UUID"],
+    id: SandboxPlantPathId,
     _: SuperAdmin,
     session: SessionDep,
     publisher: PublisherDep,

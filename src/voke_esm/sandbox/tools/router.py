@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -17,7 +16,7 @@ from voke_esm.core.errors import (
     error_responses,
 )
 from voke_esm.core.openapi import documented
-from voke_esm.core.schemas import MessageRead
+from voke_esm.core.schemas import MessageRead, OrgIdQuery
 from voke_esm.sandbox import examples
 from voke_esm.sandbox.models import SandboxPlant
 from voke_esm.sandbox.tools import service as tools_service
@@ -42,8 +41,6 @@ router = APIRouter(
 # What every tool answers for an org it cannot find: no orgId, not a UUID, no such org. Those that
 # make plants or rules answer 409 too for an org never enabled (it has no sandbox yet).
 _ORG_ERRORS = (ValidationFailed, InvalidUuid, OrgNotFound)
-
-OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
 
 
 # Journal ------------------------------------------------------------------------------------------
@@ -70,10 +67,23 @@ async def get_journal(
     _: SuperAdmin,
     session: SessionDep,
     settings: SettingsDep,
-    limit: Annotated[int | None, Query(ge=1, le=100_000, description="at most this many")] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=100_000,
+            description="at most this many",
+            openapi_examples={"last ten": {"summary": "the last ten calls", "value": 10}},
+        ),
+    ] = None,
     since: Annotated[
         datetime | None,
-        Query(description="only calls that arrived after this ISO 8601 time (exclusive)"),
+        Query(
+            description="only calls that arrived after this ISO 8601 time (exclusive)",
+            openapi_examples={
+                "since": {"summary": "after a moment", "value": "2026-11-22T09:30:00Z"}
+            },
+        ),
     ] = None,
 ) -> list[JournalEntryRead]:
     """The org's trading calls, newest first: never a secret, a token or a header."""
