@@ -415,8 +415,8 @@ def error_responses(
             name = instance.code
             if name in examples:
                 name = f"{instance.code}: {instance.message}"
-            while name in examples:
-                name += "'"
+            if name in examples:  # the same message again, with other details
+                name = f"{name} ({len(examples) + 1})"
             examples[name] = {"summary": f"{instance.code}: {instance.message}", "value": envelope}
             for header, value in instance.headers.items():
                 headers.setdefault(header, _header_doc(header, value))
