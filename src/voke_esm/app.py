@@ -139,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[{"name": name} for name in OPENAPI_TAGS],
         # Starlette's own would build an absolute Location from the Host header; see below.
         redirect_slashes=False,
+        # One schema per model in the docs ("Snapshot", not "Snapshot-Input" and "-Output").
+        separate_input_output_schemas=False,
     )
     app.state.settings = settings
     app.state.keyring = Keyring.from_settings(settings)

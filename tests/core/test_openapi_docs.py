@@ -173,7 +173,7 @@ def test_a_wrong_example_is_caught() -> None:
 def _run_together(word: str) -> bool:
     """`clientId`, `client_id`, `Clientid`: not what a person writes (units such as kWh are)."""
     return word not in {"kWh", "kWp", "SoC", "ETag"} and bool(
-        re.search(r"[a-z][A-Z]|_|^[A-Z][a-z]+id$", word)
+        re.search(r"[a-z][A-Z]|_|^(?!Grid$)[A-Z][a-z]+id$", word)
     )
 
 
@@ -442,6 +442,20 @@ async def _body_over_a_mebibyte(api: Api, org: EnabledOrg, token: str) -> httpx.
     return await api.http.post(ORGS, json=body, headers=api.headers)
 
 
+async def _timeseries_backwards(api: Api, org: EnabledOrg, token: str) -> httpx.Response:
+    (plant,) = await api.sandbox_plants(clientId=org.client_id)
+    params = {"from": "2026-06-21T12:00:00Z", "to": "2026-06-21T11:00:00Z"}
+    url = f"{ADMIN}/plants/{plant['id']}/timeseries"
+    return await api.http.get(url, params=params, headers=api.headers)
+
+
+async def _condition_backwards(api: Api, org: EnabledOrg, token: str) -> httpx.Response:
+    (plant,) = await api.sandbox_plants(clientId=org.client_id)
+    condition = {"kind": "gridOutage", "from": "2026-06-21T12:00:00Z", "to": "2026-06-21T11:00:00Z"}
+    url = f"{ADMIN}/plants/{plant['id']}/conditions"
+    return await api.http.put(url, json={"conditions": [condition]}, headers=api.headers)
+
+
 def _injected_fault_on(endpoint: str) -> Call:
     """A call of `endpoint` that rule 0, an `error` rule at 503, answers."""
 
@@ -524,6 +538,8 @@ REAL_ANSWERS: list[tuple[str, str, int, str, Call]] = [
     ("put", f"{ADMIN}/faults", 409, "CONFLICT", _faults_of_never_enabled_org),
     ("get", f"{ADMIN}/plants", 400, "VALIDATION_ERROR", _list_a_page_of_none),
     ("patch", f"{ADMIN}/plants/{{id}}", 400, "VALIDATION_ERROR", _patch_broken_blocks),
+    ("get", f"{ADMIN}/plants/{{id}}/timeseries", 400, "VALIDATION_ERROR", _timeseries_backwards),
+    ("put", f"{ADMIN}/plants/{{id}}/conditions", 400, "VALIDATION_ERROR", _condition_backwards),
     ("post", f"{TRADING}/token", 503, "INJECTED_FAULT", _injected_fault_on("token")),
     ("get", f"{TRADING}/plant/config", 503, "INJECTED_FAULT", _injected_fault_on("plant/config")),
     (

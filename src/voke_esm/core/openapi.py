@@ -28,9 +28,9 @@ answers. `polish_openapi` finishes the document as a whole (no 422s, readable ti
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, get_args
 
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute
 from voke_esm.core.errors import ErrorDialect, ErrorExample, PayloadTooLarge, error_responses
 
 JSON = "application/json"
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ def polish_openapi(schema: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[
     400 envelope) and no schema of it; a 413 on every operation that takes a body (CONTRACT
     §2); titles a person reads ("Client ID", not "Clientid"); and the examples as declared."""
     _restore_examples(schema, routes)
+    _restore_model_examples(schema, routes)
     too_large = error_responses(PayloadTooLarge)[413]
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
@@ -158,6 +160,30 @@ def _restore_examples(schema: dict[str, Any], routes: Sequence[BaseRoute]) -> No
                     target["examples"] = content["examples"]
 
 
+def _restore_model_examples(schema: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    """The examples the models declare, nulls and all (see `_restore_examples`), on their
+    components: each body's and answer's model, and the models in them."""
+    components = schema.get("components", {}).get("schemas", {})
+    models: set[type[BaseModel]] = set()
+    for route in iter_route_contexts(routes):
+        if isinstance(route.original_route, APIRoute) and route.include_in_schema:
+            for field in (route.body_field, route.response_field):
+                models.update(_models_in(field.field_info.annotation if field else None))
+    for model in models:
+        declared = model.model_json_schema(mode="serialization")
+        for name, definition in {model.__name__: declared, **declared.get("$defs", {})}.items():
+            if "examples" in definition and name in components:
+                components[name]["examples"] = definition["examples"]
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The pydantic models `annotation` names: itself, or those of a list or union of them."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for argument in get_args(annotation):
+        yield from _models_in(argument)
+
+
 # Words of the contract's field names as a person writes them.
 _WORDS = {
     "id": "ID",
@@ -205,7 +231,7 @@ def _squashed(text: str) -> str:
     return re.sub(r"[\s_-]", "", text).lower()
 
 
-def model_example(model: type[BaseModel], index: int = 0) -> BaseModel:
+def model_example(model: type[_Model], index: int = 0) -> _Model:
     """The `index`th example a model declares in its `json_schema_extra`, validated by it."""
     extra = model.model_config.get("json_schema_extra")
     examples = extra.get("examples") if isinstance(extra, Mapping) else None

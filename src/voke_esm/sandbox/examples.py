@@ -21,7 +21,15 @@ from voke_esm.sandbox.admin.schemas import (
     SandboxPlantUpdate,
     StatusRead,
 )
-from voke_esm.sandbox.telemetry.schemas import ClockAdvance, ClockRead, TelemetryRead
+from voke_esm.sandbox.telemetry.schemas import (
+    ClockAdvance,
+    ClockRead,
+    ClockSet,
+    ConditionsRead,
+    ConditionsWrite,
+    TelemetryRead,
+    TimeseriesRead,
+)
 from voke_esm.sandbox.tools.schemas import FaultsRead, FaultsWrite, JournalEntryRead, Snapshot
 from voke_esm.sandbox.trading import faults as trading_faults
 from voke_esm.sandbox.trading.schemas import (
@@ -208,6 +216,34 @@ CLOCK_ADVANCE_ERRORS: list[FieldError] = [
     {"field": "minutes", "message": "Input should be greater than 0"}
 ]
 TELEMETRY = model_example(TelemetryRead)
+CLOCK_SET = model_example(ClockSet)
+TIMESERIES = TimeseriesRead.model_validate(
+    {
+        "plantId": str(PLANT_UUID),
+        "from": "2026-06-21T12:00:00Z",
+        "to": "2026-06-21T12:30:00Z",
+        "stepMinutes": 15,
+        "points": [
+            {
+                "at": f"2026-06-21T12:{minute:02d}:00Z",
+                "soc": soc,
+                "pBat": 50.0,
+                "pPv": 96.1,
+                "pLoad": 0.6,
+                "pGrid": -45.5,
+                "pLoadShed": 0.0,
+                "pPvCurtailed": 0.0,
+                "batteryState": "CHARGING",
+                "gridStatus": "ON_GRID",
+                "activeBlock": SEED_BLOCKS[1],
+            }
+            for minute, soc in ((0, 61.2), (15, 66.5))
+        ],
+    }
+)
+TIMESERIES_ERRORS: list[FieldError] = [{"field": "to", "message": "must be after from"}]
+CONDITIONS_WRITE = model_example(ConditionsWrite)
+CONDITIONS = ConditionsRead(plant_id=PLANT_UUID, conditions=CONDITIONS_WRITE.conditions)
 
 
 # Sandbox tools ------------------------------------------------------------------------------------

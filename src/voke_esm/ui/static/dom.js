@@ -164,11 +164,15 @@ export function confirmAction({ title, body, confirmLabel, danger = false, actio
       });
     };
     const onClose = () => {
+      // Chromium fires `close` at the next animation frame, so the one of the question before
+      // can arrive after this one opened: only a close that left the dialog closed ends it.
+      if (dialog.open) return;
+      dialog.removeEventListener("close", onClose);
       form.removeEventListener("submit", onSubmit);
       resolve(result);
     };
     form.addEventListener("submit", onSubmit);
-    dialog.addEventListener("close", onClose, { once: true });
+    dialog.addEventListener("close", onClose);
     openDialog(dialog);
     $("[data-close]", dialog).focus();
   });
