@@ -23,13 +23,9 @@ from voke_esm.core.body_limit import BodySizeLimit
 from voke_esm.core.config import Settings
 from voke_esm.core.db import create_engine, create_sessionmaker
 from voke_esm.core.deps import reject_unstorable_text
-from voke_esm.core.errors import (
-    PayloadTooLarge,
-    ServiceUnavailable,
-    error_responses,
-    install_error_handlers,
-)
+from voke_esm.core.errors import ServiceUnavailable, install_error_handlers
 from voke_esm.core.metrics import Metrics, RequestMetrics, install_metrics
+from voke_esm.core.openapi import documented, polish_openapi
 from voke_esm.core.ratelimit import RateLimiter
 from voke_esm.core.schemas import MessageRead
 from voke_esm.core.security import Keyring
@@ -61,7 +57,21 @@ A stand-in for an energy-storage partner's ESM system: enable the sandbox for an
 get OAuth2 client credentials, manage fake battery and PV plants with time-of-day limits, and
 let Voke's own ESM client sync them and push schedule changes over the partner HTTP contract.
 
-Every error has one envelope: `{code, details, error, message, statusCode}`.
+**Getting started.** The [admin page](/platform/voke-esm) does the first steps with buttons:
+sign in as the SuperAdmin that `voke-esm serve` printed, create an organization and enable it;
+the credentials appear once. The README's "The flow with curl" does the same from a shell. Here:
+
+1. `POST /api/v1/auth/login` with the SuperAdmin's email and password; press **Authorize** and
+   paste its `accessToken` under *VokeToken*: the Orgs, Voke and admin operations use it.
+2. `POST /api/v1/orgs`, then `POST /api/v1/voke-esm/admin/enable?orgId=…`: it answers the
+   `clientId` and `clientSecret` (shown this once).
+3. **Authorize** again, under *TradingClient*, with that `clientId` and `clientSecret`: Swagger
+   gets a trading token from `POST /api/v1/voke-esm/trading/token` (OAuth2 client credentials)
+   and sends it with the trading operations, which answer loopback callers only.
+
+Every error has one envelope, with the real HTTP status: `{code, details, error, message,
+statusCode}`; a 400 `VALIDATION_ERROR` lists each broken field in `details.errors` as
+`{field, message}`, and a 429 carries `Retry-After`. Each operation shows an example of each.
 """
 
 OPENAPI_TAGS = (
@@ -135,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[{"name": name} for name in OPENAPI_TAGS],
         # Starlette's own would build an absolute Location from the Host header; see below.
         redirect_slashes=False,
+        # One schema per model in the docs ("Snapshot", not "Snapshot-Input" and "-Output").
+        separate_input_output_schemas=False,
     )
     services = _build_services(settings, engine)
     store_services(app, services)
@@ -176,7 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_ui(app)
 
     _redirect_slashes_relatively(app)
-    _document_body_errors(app)
+    _polish_openapi(app)
     _add_root(app, settings)
     _add_probes(app)
     install_metrics(app, services.metrics, services.limiter)
@@ -248,30 +260,14 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-def _document_body_errors(app: FastAPI) -> None:
-    """FastAPI documents a 422 on every validated operation, but this service answers 400; and
-    every operation that takes a body can answer 413 (CONTRACT §2), which FastAPI cannot know."""
+def _polish_openapi(app: FastAPI) -> None:
+    """The document FastAPI generates, finished once (core/openapi.py: no 422, a 413 on every
+    body, readable titles)."""
     generate = app.openapi
-    too_large = error_responses(PayloadTooLarge)[413]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = generate()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    responses = operation.setdefault("responses", {})
-                    responses.pop("422", None)
-                    if "requestBody" in operation:
-                        responses["413"] = {
-                            "description": too_large["description"],
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
-                                    **too_large["content"]["application/json"],
-                                }
-                            },
-                        }
-            app.openapi_schema = schema
+            app.openapi_schema = polish_openapi(generate(), app.routes)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -317,7 +313,12 @@ def _add_root(app: FastAPI, settings: Settings) -> None:
 
 
 def _add_probes(app: FastAPI) -> None:
-    @app.get("/healthz", response_model=MessageRead, tags=["Health"])
+    @app.get(
+        "/healthz",
+        response_model=MessageRead,
+        tags=["Health"],
+        **documented("Is the process up?", answer=MessageRead(message="ok")),
+    )
     async def healthz() -> MessageRead:
         """The process is up."""
         return MessageRead(message="ok")
@@ -326,7 +327,9 @@ def _add_probes(app: FastAPI) -> None:
         "/readyz",
         response_model=MessageRead,
         tags=["Health"],
-        responses=error_responses(ServiceUnavailable),
+        **documented(
+            "Does the database answer?", ServiceUnavailable, answer=MessageRead(message="ready")
+        ),
     )
     async def readyz() -> MessageRead:
         """The database answers and can take a write (CONTRACT §11)."""

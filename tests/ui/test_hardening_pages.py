@@ -177,6 +177,16 @@ def watch_violations(page: Page) -> list[dict[str, Any]]:
     return violations
 
 
+def open_authorize_dialog(context: BrowserContext) -> tuple[Page, list[dict[str, Any]]]:
+    """/docs in a new page of `context`, its Authorize dialog open; the CSP violations watched."""
+    page = context.new_page()
+    violations = watch_violations(page)
+    page.goto("/docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    page.get_by_role("button", name="Authorize").first.click()
+    return page, violations
+
+
 class TestApiDocs:
     def test_swagger_runs_under_its_csp_and_keeps_the_token_for_the_session_only(
         self, browser: Browser, port: int
@@ -189,12 +199,7 @@ class TestApiDocs:
         context = new_context(browser, base_url)
         context.on("request", lambda request: requested.append(request.url))
         try:
-            page = context.new_page()
-            violations = watch_violations(page)
-            page.goto("/docs")
-            expect(page.locator(".opblock").first).to_be_visible()
-
-            page.get_by_role("button", name="Authorize").first.click()
+            page, violations = open_authorize_dialog(context)
             voke_token = page.locator(".auth-container", has_text="VokeToken")
             voke_token.get_by_role("textbox").fill(token)
             voke_token.get_by_role("button", name="Apply credentials").click()
@@ -224,6 +229,44 @@ class TestApiDocs:
         finally:
             context.close()
         assert [url for url in requested if not _is_local(url)] == []
+
+    def test_authorize_gets_a_trading_token_from_client_credentials(
+        self, browser: Browser, port: int
+    ) -> None:
+        # Issue 12: the token endpoint is declared as OAuth2's client-credentials flow, so that
+        # Swagger's Authorize exchanges a clientId and secret itself and Try it out uses the token.
+        base_url = f"http://127.0.0.1:{port}"
+        admin = {
+            "Authorization": "Bearer "
+            + httpx.post(
+                f"{base_url}/api/v1/auth/login",
+                json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            ).json()["accessToken"]
+        }
+        org = httpx.post(f"{base_url}/api/v1/orgs", json={"name": "Docs"}, headers=admin).json()
+        credentials = httpx.post(
+            f"{base_url}/api/v1/voke-esm/admin/enable", params={"orgId": org["id"]}, headers=admin
+        ).json()
+        context = new_context(browser, base_url)
+        try:
+            page, violations = open_authorize_dialog(context)
+            flow = page.locator(".auth-container", has_text="TradingClient")
+            flow.locator("input[id^=client_id_]").fill(credentials["clientId"])
+            flow.locator("input[id^=client_secret_]").fill(credentials["clientSecret"])
+            flow.get_by_role("button", name="Apply given OAuth2 credentials").click()
+            expect(flow.get_by_role("button", name="Remove authorization")).to_be_visible()
+            page.get_by_role("button", name="Close").first.click()
+
+            listing = page.locator(".opblock", has_text="List the client's plants")
+            listing.locator(".opblock-summary").click()
+            listing.get_by_role("button", name="Try it out").click()
+            listing.get_by_role("button", name="Execute").click()
+            answer = listing.locator(".live-responses-table .response")
+            expect(answer.locator(".response-col_status")).to_contain_text("200")
+            expect(answer).to_contain_text("plantId")
+            assert violations == []
+        finally:
+            context.close()
 
     def test_redoc_renders_under_its_csp(self, browser: Browser, port: int) -> None:
         context = new_context(browser, f"http://127.0.0.1:{port}")

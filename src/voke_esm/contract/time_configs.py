@@ -53,6 +53,15 @@ SEED_BLOCKS: Final[tuple[TimeConfigJson, ...]] = (
     {"from": "00:00", "to": "07:00", "pBatMax": 10, "pBatMin": -10, "socMax": 95, "socMin": 20},
     {"from": "07:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 30},
 )
+# One block over the whole day: the API docs' example of a schedule change.
+WHOLE_DAY_BLOCK: Final[TimeConfigJson] = {
+    "from": "00:00",
+    "to": "23:59",
+    "pBatMax": 50,
+    "pBatMin": -50,
+    "socMax": 90,
+    "socMin": 20,
+}
 
 
 class TimeConfigBlock(BaseModel):

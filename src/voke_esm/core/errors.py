@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -61,6 +61,12 @@ class AppError(Exception):
     def envelope(self) -> dict[str, Any]:
         return error_envelope(self.status, self.code, self.message, self.details)
 
+    @classmethod
+    def example(cls) -> AppError:
+        """A typical instance, for the docs (`error_responses`): what the service raises when
+        nothing more specific is named. A type whose answers carry details overrides it."""
+        return cls()
+
 
 class InvalidUuid(AppError):
     code, status, default_message = "INVALID_UUID", 400, "Invalid UUID"
@@ -72,6 +78,11 @@ class ValidationFailed(AppError):
     def __init__(self, errors: Sequence[FieldError], message: str | None = None) -> None:
         super().__init__(message, details={"errors": [dict(error) for error in errors]})
 
+    @classmethod
+    def example(cls) -> AppError:
+        # The commonest 400 of a query route: its required `orgId` left out.
+        return cls([{"field": "orgId", "message": "Field required"}])
+
 
 BODY_NOT_JSON = "Request body is not valid JSON"
 
@@ -82,6 +93,10 @@ class BodyTooDeep(ValidationFailed):
 
     def __init__(self) -> None:
         super().__init__([{"field": "body", "message": "Request body is nested too deeply"}])
+
+    @classmethod
+    def example(cls) -> AppError:
+        return cls()
 
 
 class Unauthorized(AppError):
@@ -143,6 +158,10 @@ class RateLimited(AppError):
             details={"retryAfter": seconds},
             headers={"Retry-After": str(seconds)},
         )
+
+    @classmethod
+    def example(cls) -> AppError:
+        return cls(42)
 
 
 class ServiceUnavailable(AppError):
@@ -366,28 +385,47 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, handle_error)
 
 
+ErrorExample: TypeAlias = type[AppError] | AppError
+"""An error an operation can answer, for `error_responses`: a type (documented by its
+`example()`) or an instance raised exactly as the service raises it, real message and details."""
+
+
 def error_responses(
-    *errors: type[AppError], dialect: ErrorDialect | None = None
+    *errors: ErrorExample, dialect: ErrorDialect | None = None
 ) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for the given error types, with an example envelope each; with a
-    `dialect`, its 401 challenge and, for OAuth2, an example of each error as a form request
-    gets it beside the plain one (an operation that takes both)."""
-    by_status: dict[int, list[type[AppError]]] = {}
-    documented: tuple[type[AppError], ...] = (*errors, InternalError)
-    for error in documented:
-        by_status.setdefault(error.status, []).append(error)
+    """OpenAPI `responses=` for the errors an operation can answer: per status, the envelope's
+    schema and an example of each error, built by the error type itself (`AppError.envelope`)
+    so that it cannot drift from what the service sends, with the headers it carries
+    (`Retry-After`, `ETag`). Name the most specific type, or pass an instance with the real
+    details: `error_responses(OrgNotFound, ValidationFailed([{"field": ..., "message": ...}]))`.
+    Examples are keyed by `code` (a second of one code by `code: message`).
+
+    With a `dialect`, its 401 challenge and, for OAuth2, an example of each error as a form
+    request gets it beside the plain one (an operation that takes both)."""
+    by_status: dict[int, list[AppError]] = {}
+    for error in (*errors, InternalError):
+        instance = error if isinstance(error, AppError) else error.example()
+        by_status.setdefault(instance.status, []).append(instance)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, group in sorted(by_status.items()):
         examples: dict[str, Any] = {}
-        for error in group:
-            envelope = error_envelope(error.status, error.code, error.default_message)
-            examples[error.code] = {"value": envelope}
+        headers: dict[str, Any] = {}
+        for instance in group:
+            envelope = instance.envelope()
+            name = instance.code
+            if name in examples:
+                name = f"{instance.code}: {instance.message}"
+            if name in examples:  # the same message again, with other details
+                name = f"{name} ({len(examples) + 1})"
+            examples[name] = {"summary": f"{instance.code}: {instance.message}", "value": envelope}
+            for header, value in instance.headers.items():
+                headers.setdefault(header, _header_doc(header, value))
             if dialect is not None and dialect.oauth2:
-                name = oauth2_error(error.status, error.oauth2_error)
-                examples[error.code]["summary"] = f"{error.code} to a JSON request"
-                examples[f"{error.code} (form: {name})"] = {
-                    "summary": f"{error.code} to an OAuth2 form request: {name}",
-                    "value": oauth2_envelope(error.status, error.oauth2_error, envelope),
+                form = oauth2_error(instance.status, instance.oauth2_error)
+                examples[name]["summary"] = f"{instance.code} to a JSON request"
+                examples[f"{name} (form: {form})"] = {
+                    "summary": f"{instance.code} to an OAuth2 form request: {form}",
+                    "value": oauth2_envelope(instance.status, instance.oauth2_error, envelope),
                 }
         description = HTTPStatus(status).phrase
         if dialect is not None and dialect.oauth2:
@@ -401,10 +439,23 @@ def error_responses(
             "content": {"application/json": {"examples": examples}},
         }
         if dialect is not None and dialect.challenge is not None and status == 401:
-            responses[status]["headers"] = {
-                "WWW-Authenticate": {
-                    "description": "the challenge to meet (RFC 9110 §11.6.1)",
-                    "schema": {"type": "string", "example": dialect.challenge},
-                }
+            headers["WWW-Authenticate"] = {
+                "description": "the challenge to meet (RFC 9110 §11.6.1)",
+                "schema": {"type": "string", "example": dialect.challenge},
             }
+        if headers:
+            responses[status]["headers"] = headers
     return responses
+
+
+_HEADER_MEANINGS = {
+    "Retry-After": "whole seconds to wait before trying again",
+    "ETag": "the resource's current tag, to send as `If-Match` after reading it again",
+}
+
+
+def _header_doc(name: str, example: str) -> dict[str, Any]:
+    return {
+        "description": _HEADER_MEANINGS.get(name, name),
+        "schema": {"type": "string", "example": example},
+    }

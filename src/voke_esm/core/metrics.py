@@ -134,6 +134,14 @@ class RequestMetrics:
                 self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
+_EXPOSITION_EXAMPLE = (
+    "# HELP voke_esm_config_updates_total Answered trading config updates, by resultCode"
+    " (replayed answers included)\n"
+    "# TYPE voke_esm_config_updates_total counter\n"
+    'voke_esm_config_updates_total{result_code="applied_ok"} 1.0\n'
+)
+
+
 def install_metrics(app: FastAPI, metrics: Metrics, limiter: RateLimiter) -> None:
     """`GET /metrics`, fed by `RequestMetrics` (which `create_app` puts outermost in its list)
     and by the rate limiter's refusals."""
@@ -142,8 +150,14 @@ def install_metrics(app: FastAPI, metrics: Metrics, limiter: RateLimiter) -> Non
     @app.get(
         "/metrics",
         tags=["Health"],
+        summary="Prometheus metrics",
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+        responses={
+            200: {
+                "content": {CONTENT_TYPE_LATEST: {"example": _EXPOSITION_EXAMPLE}},
+                "description": "Prometheus text",
+            }
+        },
     )
     async def prometheus_metrics() -> Response:
         """Prometheus text: requests by route and status, latency, rate-limit rejections,

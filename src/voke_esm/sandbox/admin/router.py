@@ -9,15 +9,15 @@ from fastapi import APIRouter, Header, Query, Response
 
 from voke_esm.core.deps import KeyringDep, SessionDep, SettingsDep
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
     ValidationFailed,
     error_responses,
 )
-from voke_esm.core.schemas import MessageRead
+from voke_esm.core.openapi import documented
+from voke_esm.core.schemas import MessageRead, OrgIdQuery, id_example
+from voke_esm.sandbox import examples
 from voke_esm.sandbox.admin import service as admin_service
 from voke_esm.sandbox.admin.schemas import (
     EnableRead,
@@ -26,8 +26,10 @@ from voke_esm.sandbox.admin.schemas import (
     SandboxPlantUpdate,
     StatusRead,
 )
-from voke_esm.sandbox.admin.service import PlantChanged
+from voke_esm.sandbox.admin.schemas import SandboxPlantPathId as PlantId
+from voke_esm.sandbox.admin.service import ExternalPlantIdTaken, SandboxPlantNotFound
 from voke_esm.voke.auth.deps import SuperAdmin
+from voke_esm.voke.orgs.service import OrgNotFound
 
 router = APIRouter(
     prefix="/api/v1/voke-esm/admin",
@@ -35,14 +37,15 @@ router = APIRouter(
     responses=error_responses(Unauthorized, Forbidden),
 )
 
-OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
-PlantId = Annotated[uuid.UUID, "the sandbox plant's UUID"]
 IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
         description="the plant's `ETag` as last read (or `*`): if the plant changed since, "
         "nothing is changed and the answer is 412 PRECONDITION_FAILED",
+        openapi_examples={
+            "tag": {"summary": "the ETag of the last GET", "value": examples.PLANT_ETAG}
+        },
     ),
 ]
 
@@ -50,7 +53,13 @@ IfMatch = Annotated[
 @router.post(
     "/enable",
     response_model=EnableRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+    **documented(
+        "Enable the sandbox for an org (new credentials)",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.ENABLED,
+    ),
 )
 async def enable(
     org_id: OrgIdQuery,
@@ -71,7 +80,13 @@ async def enable(
 @router.post(
     "/disable",
     response_model=MessageRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+    **documented(
+        "Disable the sandbox for an org (revokes its credentials)",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.DISABLED,
+    ),
 )
 async def disable(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
     """Disable Voke ESM for an organization."""
@@ -82,7 +97,13 @@ async def disable(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> Mes
 @router.get(
     "/status",
     response_model=StatusRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound),
+    **documented(
+        "Is the sandbox enabled for an org?",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.STATUS,
+    ),
 )
 async def status(
     org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep, settings: SettingsDep
@@ -101,17 +122,50 @@ async def status(
 
 
 @router.get(
-    "/plants", response_model=list[SandboxPlantRead], responses=error_responses(ValidationFailed)
+    "/plants",
+    response_model=list[SandboxPlantRead],
+    **documented(
+        "List sandbox plants",
+        ValidationFailed(
+            [{"field": "limit", "message": "Input should be greater than or equal to 1"}]
+        ),
+        answer=[examples.SANDBOX_PLANT],
+    ),
 )
 async def list_plants(
     _: SuperAdmin,
     session: SessionDep,
-    client_id: Annotated[str | None, Query(alias="clientId", min_length=1, max_length=120)] = None,
-    org_id: Annotated[
-        uuid.UUID | None, Query(alias="orgId", description="an org's plants, kept ones included")
+    client_id: Annotated[
+        str | None,
+        Query(
+            alias="clientId",
+            min_length=1,
+            max_length=120,
+            openapi_examples={"client": {"summary": "one client's", "value": examples.CLIENT_ID}},
+        ),
     ] = None,
-    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    offset: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
+    org_id: Annotated[
+        uuid.UUID | None,
+        Query(
+            alias="orgId",
+            description="an org's plants, kept ones included",
+            openapi_examples=id_example(
+                "an organization's id (GET /api/v1/orgs)", "0b4f8c4e-8a52-4d6c-9d55-3f1f6c1e2a10"
+            ),
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=100_000, openapi_examples={"page": {"summary": "a page", "value": 50}}),
+    ] = None,
+    offset: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2_000_000_000,
+            openapi_examples={"second page": {"summary": "the second page", "value": 50}},
+        ),
+    ] = 0,
 ) -> Response:
     """List all plants (optionally of one `clientId`, a page at a time)."""
     document = await admin_service.plant_list_json(
@@ -123,7 +177,12 @@ async def list_plants(
 @router.get(
     "/plants/{id}",
     response_model=SandboxPlantRead,
-    responses=error_responses(InvalidUuid, NotFound),
+    **documented(
+        "Read one sandbox plant (and its ETag)",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        answer=examples.SANDBOX_PLANT,
+    ),
 )
 async def get_plant(
     id: PlantId, _: SuperAdmin, session: SessionDep, response: Response
@@ -138,7 +197,15 @@ async def get_plant(
     "/plants",
     status_code=201,
     response_model=SandboxPlantRead,
-    responses=error_responses(ValidationFailed, Conflict),
+    **documented(
+        "Create a sandbox plant",
+        examples.BROKEN_BLOCKS,
+        examples.UNBOUND_CLIENT,
+        ExternalPlantIdTaken,
+        request=examples.SANDBOX_PLANT_CREATE,
+        answer=examples.SANDBOX_PLANT,
+        status=201,
+    ),
 )
 async def create_plant(
     body: SandboxPlantCreate, _: SuperAdmin, session: SessionDep
@@ -150,7 +217,15 @@ async def create_plant(
 @router.patch(
     "/plants/{id}",
     response_model=SandboxPlantRead,
-    responses=error_responses(InvalidUuid, ValidationFailed, NotFound, PlantChanged),
+    **documented(
+        "Change a sandbox plant",
+        InvalidUuid,
+        ValidationFailed(examples.ONE_BLOCK_WRONG_ERRORS),
+        SandboxPlantNotFound,
+        examples.PLANT_CHANGED,
+        request=examples.SANDBOX_PLANT_UPDATE,
+        answer=examples.SANDBOX_PLANT,
+    ),
 )
 async def update_plant(
     id: PlantId,
@@ -170,7 +245,13 @@ async def update_plant(
 @router.delete(
     "/plants/{id}",
     response_model=MessageRead,
-    responses=error_responses(InvalidUuid, NotFound, PlantChanged),
+    **documented(
+        "Delete a sandbox plant",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        examples.PLANT_CHANGED,
+        answer=examples.PLANT_DELETED,
+    ),
 )
 async def delete_plant(
     id: PlantId, _: SuperAdmin, session: SessionDep, if_match: IfMatch = None

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal, cast
 
+from fastapi import Path
 from pydantic import MISSING, ConfigDict, Field
 
 from voke_esm.contract.time_configs import SEED_BLOCKS, TimeConfigBlock
-from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime, id_example
 from voke_esm.sandbox.models import (
     DEFAULT_ANNUAL_LOAD_KWH,
     DEFAULT_INITIAL_SOC,
@@ -48,6 +49,19 @@ PLANT_EXAMPLE: dict[str, Any] = {
     "initialSoc": 50.0,
     "simulation": "selfConsumption",
 }
+
+
+# The sandbox plant's id in a path (`/plants/{id}`), as the seed names it.
+SandboxPlantPathId = Annotated[
+    uuid.UUID,
+    Path(
+        description="the sandbox plant's UUID",
+        openapi_examples=id_example(
+            "a sandbox plant's id (GET /api/v1/voke-esm/admin/plants)",
+            "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+        ),
+    ),
+]
 
 
 class EnableRead(CamelModel):

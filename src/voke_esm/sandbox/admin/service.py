@@ -30,6 +30,10 @@ from voke_esm.sandbox.repositories import plants as plants_repository
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.models import Org
 
+# A create's 400 (CONTRACT §4): its message, and its error at `clientId` for an unbound one.
+CREATE_REFUSED = "Validation error or unbound clientId"
+UNBOUND_CLIENT = "is not bound to an enabled organization"
+
 
 class SandboxPlantNotFound(NotFound):
     default_message = "Voke ESM plant not found"
@@ -167,11 +171,9 @@ async def create_plant(session: AsyncSession, new: SandboxPlantCreate) -> Sandbo
     await locks.lock_org_of_client(session, new.client_id)  # the lock order
     client = await clients_repository.get_client(session, new.client_id)
     if client is None:
-        errors.insert(
-            0, {"field": "clientId", "message": "is not bound to an enabled organization"}
-        )
+        errors.insert(0, {"field": "clientId", "message": UNBOUND_CLIENT})
     if errors:
-        raise ValidationFailed(errors, "Validation error or unbound clientId")
+        raise ValidationFailed(errors, CREATE_REFUSED)
     assert client is not None
     plant = SandboxPlant(
         org_id=client.org_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,15 +10,17 @@ from fastapi import APIRouter, Depends, Query
 from voke_esm.core.db import end_transaction_before_slow_work
 from voke_esm.core.deps import SessionDep
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
     ValidationFailed,
     error_responses,
 )
-from voke_esm.core.schemas import MessageRead
+from voke_esm.core.openapi import documented
+from voke_esm.core.schemas import MessageRead, OrgIdQuery
+from voke_esm.sandbox import examples
+from voke_esm.sandbox.admin.schemas import SandboxPlantPathId
+from voke_esm.sandbox.admin.service import SandboxPlantNotFound
 from voke_esm.sandbox.models import SandboxPlant
 from voke_esm.sandbox.services import SandboxServicesDep
 from voke_esm.sandbox.telemetry import service as telemetry_service
@@ -35,8 +36,9 @@ from voke_esm.sandbox.telemetry.schemas import (
     TimeseriesPoint,
     TimeseriesRead,
 )
-from voke_esm.sandbox.telemetry.service import OrgClock
+from voke_esm.sandbox.telemetry.service import ClockNotStarted, OrgClock
 from voke_esm.voke.auth.deps import SuperAdmin
+from voke_esm.voke.orgs.service import OrgNotFound
 
 router = APIRouter(
     prefix="/api/v1/voke-esm/admin",
@@ -44,8 +46,7 @@ router = APIRouter(
     responses=error_responses(Unauthorized, Forbidden),
 )
 
-OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
-PlantId = Annotated[uuid.UUID, "the sandbox plant's UUID"]
+PlantId = SandboxPlantPathId
 
 
 async def _publisher(services: SandboxServicesDep) -> TelemetryPublisher:
@@ -58,7 +59,14 @@ PublisherDep = Annotated[TelemetryPublisher, Depends(_publisher)]
 @router.get(
     "/clock",
     response_model=ClockRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Read the org's simulated clock",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        ClockNotStarted,
+        answer=examples.CLOCK,
+    ),
 )
 async def get_clock(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> ClockRead:
     """The org's simulated time: real time plus what clock/advance added."""
@@ -68,7 +76,15 @@ async def get_clock(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> C
 @router.post(
     "/clock/advance",
     response_model=ClockRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Move the org's simulated clock forward",
+        ValidationFailed(examples.CLOCK_ADVANCE_ERRORS),
+        InvalidUuid,
+        OrgNotFound,
+        ClockNotStarted,
+        request=examples.CLOCK_ADVANCE,
+        answer=examples.CLOCK,
+    ),
 )
 async def advance_clock(
     org_id: OrgIdQuery, body: ClockAdvance, _: SuperAdmin, session: SessionDep
@@ -80,7 +96,15 @@ async def advance_clock(
 @router.put(
     "/clock",
     response_model=ClockRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Restart the org's simulated clock at an instant, or freeze it",
+        ValidationFailed,
+        InvalidUuid,
+        OrgNotFound,
+        ClockNotStarted,
+        request=examples.CLOCK_SET,
+        answer=examples.CLOCK,
+    ),
 )
 async def set_clock(
     org_id: OrgIdQuery, body: ClockSet, _: SuperAdmin, session: SessionDep
@@ -94,7 +118,14 @@ async def set_clock(
 @router.get(
     "/plants/{id}/timeseries",
     response_model=TimeseriesRead,
-    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Read a plant's simulated day: state of charge and powers",
+        ValidationFailed(examples.TIMESERIES_ERRORS),
+        InvalidUuid,
+        SandboxPlantNotFound,
+        ClockNotStarted,
+        answer=examples.TIMESERIES,
+    ),
 )
 async def get_timeseries(
     id: PlantId,
@@ -102,12 +133,29 @@ async def get_timeseries(
     session: SessionDep,
     start: Annotated[
         datetime | None,
-        Query(alias="from", description="ISO 8601; default: the simulated UTC day's start"),
+        Query(
+            alias="from",
+            description="ISO 8601; default: the simulated UTC day's start",
+            openapi_examples={"day": {"summary": "a day", "value": "2026-06-21T00:00:00Z"}},
+        ),
     ] = None,
     end: Annotated[
-        datetime | None, Query(alias="to", description="ISO 8601, exclusive; default: from + 1 day")
+        datetime | None,
+        Query(
+            alias="to",
+            description="ISO 8601, exclusive; default: from + 1 day",
+            openapi_examples={"day": {"summary": "its end", "value": "2026-06-22T00:00:00Z"}},
+        ),
     ] = None,
-    step_minutes: Annotated[int, Query(alias="stepMinutes", ge=1, le=1440)] = 15,
+    step_minutes: Annotated[
+        int,
+        Query(
+            alias="stepMinutes",
+            ge=1,
+            le=1440,
+            openapi_examples={"hourly": {"summary": "a point an hour", "value": 60}},
+        ),
+    ] = 15,
 ) -> TimeseriesRead:
     """The plant's simulated day (or any span of up to 31 days and 2,000 points): the values at
     each instant `from + k · stepMinutes` before `to` (CONTRACT §12)."""
@@ -134,7 +182,12 @@ _POINT_KEYS = frozenset(field.alias or name for name, field in TimeseriesPoint.m
 @router.get(
     "/plants/{id}/conditions",
     response_model=ConditionsRead,
-    responses=error_responses(InvalidUuid, NotFound),
+    **documented(
+        "Read a plant's conditions (cloud, outage, comms loss, battery fault)",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        answer=examples.CONDITIONS,
+    ),
 )
 async def get_conditions(id: PlantId, _: SuperAdmin, session: SessionDep) -> ConditionsRead:
     """The plant's conditions on the simulated timeline."""
@@ -144,7 +197,14 @@ async def get_conditions(id: PlantId, _: SuperAdmin, session: SessionDep) -> Con
 @router.put(
     "/plants/{id}/conditions",
     response_model=ConditionsRead,
-    responses=error_responses(InvalidUuid, ValidationFailed, NotFound),
+    **documented(
+        "Set a plant's conditions on the simulated timeline",
+        InvalidUuid,
+        ValidationFailed([{"field": "conditions[0].to", "message": "must be after from"}]),
+        SandboxPlantNotFound,
+        request=examples.CONDITIONS_WRITE,
+        answer=examples.CONDITIONS,
+    ),
 )
 async def put_conditions(
     id: PlantId, body: ConditionsWrite, _: SuperAdmin, session: SessionDep
@@ -157,7 +217,12 @@ async def put_conditions(
 @router.delete(
     "/plants/{id}/conditions",
     response_model=MessageRead,
-    responses=error_responses(InvalidUuid, NotFound),
+    **documented(
+        "Remove a plant's conditions",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        answer=MessageRead(message="Conditions of the plant removed"),
+    ),
 )
 async def delete_conditions(id: PlantId, _: SuperAdmin, session: SessionDep) -> MessageRead:
     """Remove every condition of the plant."""
@@ -168,10 +233,16 @@ async def delete_conditions(id: PlantId, _: SuperAdmin, session: SessionDep) -> 
 @router.post(
     "/plants/{id}/telemetry",
     response_model=TelemetryRead,
-    responses=error_responses(InvalidUuid, NotFound, Conflict),
+    **documented(
+        "Take a telemetry snapshot of a plant (and publish it)",
+        InvalidUuid,
+        SandboxPlantNotFound,
+        ClockNotStarted,
+        answer=examples.TELEMETRY,
+    ),
 )
 async def take_telemetry(
-    id: Annotated[uuid.UUID, "the sandbox plant's UUID"],
+    id: SandboxPlantPathId,
     _: SuperAdmin,
     session: SessionDep,
     publisher: PublisherDep,

@@ -267,8 +267,8 @@ class TelemetryRead(TelemetrySnapshot):
                     "conventions": {"pBat": "kW; + while charging, - while discharging"},
                     "exchange": "vcp",
                     "routingKey": "vcp.acme.event.telemetry",
-                    "published": True,
-                    "reason": None,
+                    "published": False,
+                    "reason": "AMQP_URL is not set",
                 }
             ]
         }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,15 +9,15 @@ from fastapi import APIRouter, Depends, Query
 
 from voke_esm.core.deps import SessionDep, SettingsDep
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
     ValidationFailed,
     error_responses,
 )
-from voke_esm.core.schemas import MessageRead
+from voke_esm.core.openapi import documented
+from voke_esm.core.schemas import MessageRead, OrgIdQuery
+from voke_esm.sandbox import examples
 from voke_esm.sandbox.models import SandboxPlant
 from voke_esm.sandbox.repositories.journal import JournalFilter
 from voke_esm.sandbox.services import SandboxServicesDep
@@ -34,18 +33,20 @@ from voke_esm.sandbox.tools.schemas import (
     Snapshot,
     SnapshotPlant,
 )
+from voke_esm.sandbox.tools.service import NeverEnabled
 from voke_esm.sandbox.trading.quirks import QUIRKS
 from voke_esm.voke.auth.deps import SuperAdmin
+from voke_esm.voke.orgs.service import OrgNotFound
 
 router = APIRouter(
     prefix="/api/v1/voke-esm/admin",
     tags=["Voke ESM (Sandbox tools)"],
-    responses=error_responses(
-        Unauthorized, Forbidden, ValidationFailed, InvalidUuid, NotFound, Conflict
-    ),
+    responses=error_responses(Unauthorized, Forbidden),
 )
 
-OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
+# What every tool answers for an org it cannot find: no orgId, not a UUID, no such org. Those that
+# make plants or rules answer 409 too for an org never enabled (it has no sandbox yet).
+_ORG_ERRORS = (ValidationFailed, InvalidUuid, OrgNotFound)
 
 
 # Journal ------------------------------------------------------------------------------------------
@@ -75,16 +76,34 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment
 
 
-@router.get("/journal", response_model=list[JournalEntryRead], dependencies=[JournalWritten])
+@router.get(
+    "/journal",
+    response_model=list[JournalEntryRead],
+    dependencies=[JournalWritten],
+    **documented("Read the org's journal of trading calls", *_ORG_ERRORS, answer=examples.JOURNAL),
+)
 async def get_journal(
     services: SandboxServicesDep,
     org_id: OrgIdQuery,
     _: SuperAdmin,
     settings: SettingsDep,
-    limit: Annotated[int | None, Query(ge=1, le=100_000, description="at most this many")] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=100_000,
+            description="at most this many",
+            openapi_examples={"last ten": {"summary": "the last ten calls", "value": 10}},
+        ),
+    ] = None,
     since: Annotated[
         datetime | None,
-        Query(description="only calls that arrived after this ISO 8601 time (exclusive)"),
+        Query(
+            description="only calls that arrived after this ISO 8601 time (exclusive)",
+            openapi_examples={
+                "since": {"summary": "after a moment", "value": "2026-11-22T09:30:00Z"}
+            },
+        ),
     ] = None,
     before: Annotated[
         datetime | None,
@@ -149,7 +168,12 @@ async def get_journal(
     return [JournalEntryRead.model_validate(entry) for entry in entries]
 
 
-@router.delete("/journal", response_model=MessageRead, dependencies=[JournalWritten])
+@router.delete(
+    "/journal",
+    response_model=MessageRead,
+    dependencies=[JournalWritten],
+    **documented("Clear the org's journal", *_ORG_ERRORS, answer=examples.JOURNAL_CLEARED),
+)
 async def delete_journal(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
     """Forget the org's journal."""
     org, count = await tools_service.clear_journal(session, org_id)
@@ -168,13 +192,27 @@ def _faults_read(setup: tools_service.FaultSetup) -> FaultsRead:
     )
 
 
-@router.get("/faults", response_model=FaultsRead)
+@router.get(
+    "/faults",
+    response_model=FaultsRead,
+    **documented("Read the org's fault rules", *_ORG_ERRORS, answer=examples.FAULTS),
+)
 async def get_faults(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> FaultsRead:
     """The org's fault rules (`count` is what is left of each) and its token lifetime."""
     return _faults_read(await tools_service.get_faults(session, org_id))
 
 
-@router.put("/faults", response_model=FaultsRead)
+@router.put(
+    "/faults",
+    response_model=FaultsRead,
+    **documented(
+        "Set the org's fault rules and token lifetime",
+        *_ORG_ERRORS,
+        NeverEnabled,
+        request=examples.FAULTS_WRITE,
+        answer=examples.FAULTS,
+    ),
+)
 async def put_faults(
     org_id: OrgIdQuery, body: FaultsWrite, _: SuperAdmin, session: SessionDep
 ) -> FaultsRead:
@@ -190,7 +228,11 @@ async def put_faults(
     return _faults_read(setup)
 
 
-@router.delete("/faults", response_model=MessageRead)
+@router.delete(
+    "/faults",
+    response_model=MessageRead,
+    **documented("Remove the org's fault rules", *_ORG_ERRORS, answer=examples.FAULTS_CLEARED),
+)
 async def delete_faults(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
     """Remove every fault rule of the org; its tokens' lifetime and its rate limit are the
     service's again."""
@@ -262,14 +304,28 @@ def _snapshot(plants: list[SandboxPlant]) -> Snapshot:
     )
 
 
-@router.get("/snapshot", response_model=Snapshot)
+@router.get(
+    "/snapshot",
+    response_model=Snapshot,
+    **documented("Save the org's plants as one document", *_ORG_ERRORS, answer=examples.SNAPSHOT),
+)
 async def get_snapshot(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> Snapshot:
     """The org's sandbox plants with their configs and versions; the same state always gives
     the same document (it carries no time, and plants are ordered by externalPlantId)."""
     return _snapshot(await tools_service.snapshot(session, org_id))
 
 
-@router.put("/snapshot", response_model=Snapshot)
+@router.put(
+    "/snapshot",
+    response_model=Snapshot,
+    **documented(
+        "Restore the org's plants from a snapshot",
+        *_ORG_ERRORS,
+        NeverEnabled,
+        request=examples.SNAPSHOT,
+        answer=examples.SNAPSHOT,
+    ),
+)
 async def put_snapshot(
     org_id: OrgIdQuery, body: Snapshot, _: SuperAdmin, session: SessionDep
 ) -> Snapshot:
@@ -277,7 +333,13 @@ async def put_snapshot(
     return _snapshot(await tools_service.restore(session, org_id, body.plants))
 
 
-@router.post("/reset", response_model=MessageRead)
+@router.post(
+    "/reset",
+    response_model=MessageRead,
+    **documented(
+        "Reset the org to its default plant", *_ORG_ERRORS, NeverEnabled, answer=examples.RESET
+    ),
+)
 async def reset(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
     """Delete the org's sandbox plants and create the default one again."""
     org, plant = await tools_service.reset(session, org_id)

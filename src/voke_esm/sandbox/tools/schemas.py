@@ -14,7 +14,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
+from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, WHOLE_DAY_BLOCK, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, FieldErrorRead, StrictBody, UtcDateTime
 from voke_esm.sandbox.admin.schemas import PLANT_EXAMPLE, Quantity, SiteFields
 from voke_esm.sandbox.models import FaultRuleJson
@@ -235,19 +235,7 @@ class Snapshot(StrictBody):
                         {
                             **PLANT_EXAMPLE,
                             "version": 3,
-                            "timeConfigs": cast(
-                                Any,
-                                [
-                                    {
-                                        "from": "00:00",
-                                        "to": "23:59",
-                                        "pBatMax": 50,
-                                        "pBatMin": -50,
-                                        "socMax": 90,
-                                        "socMin": 20,
-                                    }
-                                ],
-                            ),
+                            "timeConfigs": cast(Any, [dict(WHOLE_DAY_BLOCK)]),
                             "conditions": [],
                         }
                     ]

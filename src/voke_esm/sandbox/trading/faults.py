@@ -46,12 +46,23 @@ class InjectedFault(AppError):
             "statusCode": self.status,
         }
 
+    @classmethod
+    def example(cls) -> AppError:
+        return injected_fault(0, "plant/list", cls.status)
+
 
 @functools.cache
 def injected_fault_at(status: int) -> type[InjectedFault]:
     """The InjectedFault class pinned to `status` (an AppError's status is its class's)."""
     pinned = type(f"InjectedFault{status}", (InjectedFault,), {"status": status})
     return cast(type[InjectedFault], pinned)
+
+
+def injected_fault(index: int, endpoint: str, status: int) -> InjectedFault:
+    """What an `error` rule answers: rule `index` fired on a call of `endpoint`."""
+    return injected_fault_at(status)(
+        f"Injected fault: rule {index} answers {endpoint} with {status}", details={"rule": index}
+    )
 
 
 class ConnectionDropped(Exception):
@@ -133,10 +144,7 @@ async def act(fired: Sequence[FiredRule]) -> None:
         await asyncio.sleep(wait)
     for rule in fired:
         if rule.kind == "error" and rule.status is not None:
-            raise injected_fault_at(rule.status)(
-                f"Injected fault: rule {rule.index} answers {rule.endpoint} with {rule.status}",
-                details={"rule": rule.index},
-            )
+            raise injected_fault(rule.index, rule.endpoint, rule.status)
         if rule.kind == "drop":
             raise ConnectionDropped(f"rule {rule.index} drops {rule.endpoint}")
 

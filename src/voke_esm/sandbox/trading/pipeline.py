@@ -99,7 +99,8 @@ BEARER_ERRORS = ErrorDialect(challenge='Bearer error="invalid_token"')
 trading_bearer = HTTPBearer(
     auto_error=False,
     scheme_name="TradingToken",
-    description="trading JWT from POST /api/v1/voke-esm/trading/token",
+    description="a trading token (its `accessToken`) from POST /api/v1/voke-esm/trading/token, "
+    "pasted",
 )
 
 

@@ -13,15 +13,17 @@ from pydantic import BaseModel, ValidationError
 
 from voke_esm.core.deps import KeyringDep, MetricsDep, SessionDep, SettingsDep, json_body
 from voke_esm.core.errors import (
+    AppError,
     InvalidClient,
     LoopbackOnly,
-    NotFound,
     RateLimited,
     Unauthorized,
     ValidationFailed,
     error_responses,
     field_errors,
 )
+from voke_esm.core.openapi import as_examples, documented
+from voke_esm.sandbox import examples
 from voke_esm.sandbox.trading import quirks
 from voke_esm.sandbox.trading import service as trading_service
 from voke_esm.sandbox.trading.callers import TradingCaller
@@ -35,16 +37,21 @@ from voke_esm.sandbox.trading.schemas import (
     OAuth2TokenRead,
     PlantConfigQuery,
     PlantConfigRead,
-    TokenRead,
     TokenRequest,
     TradingPlantRead,
+    TradingTokenRead,
 )
+from voke_esm.sandbox.trading.service import TradingPlantNotFound
 
 router = APIRouter(
     prefix="/api/v1/voke-esm/trading",
     tags=["Voke ESM (Trading)"],
     responses=error_responses(LoopbackOnly, RateLimited, InjectedFault),
 )
+
+# What every trading call can answer beyond its own errors (CONTRACT §6, §11): a remote peer's
+# 403, a 429, and an injected fault (here rule 0 at 503; an `error` rule answers any 400..599).
+_TRADING_ERRORS = (LoopbackOnly, examples.RATE_LIMITED)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _FORM = "application/x-www-form-urlencoded"
@@ -55,6 +62,10 @@ class UnsupportedGrantType(ValidationFailed):
 
     oauth2_error = "unsupported_grant_type"
 
+    @classmethod
+    def example(cls) -> AppError:
+        return cls(examples.UNSUPPORTED_GRANT_ERRORS)
+
 
 _TOKEN_BODY_DOC = {
     "requestBody": {
@@ -62,9 +73,12 @@ _TOKEN_BODY_DOC = {
         "content": {
             "application/json": {
                 "schema": TokenRequest.model_json_schema(),
-                "example": {"clientId": "vesm-0123456789abcdef01234567", "clientSecret": "…"},
+                "examples": as_examples(examples.TOKEN_REQUEST),
             },
-            _FORM: {"schema": OAuth2TokenForm.model_json_schema()},
+            _FORM: {
+                "schema": OAuth2TokenForm.model_json_schema(),
+                "examples": as_examples(examples.TOKEN_FORM_REQUEST),
+            },
         },
     }
 }
@@ -108,15 +122,16 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 @router.post(
     "/token",
     # JSON in, the seed's names out; the OAuth2 form in, OAuth2's names out.
-    response_model=TokenRead | OAuth2TokenRead,
+    response_model=TradingTokenRead | OAuth2TokenRead,
     # Both error shapes (CONTRACT §6): §2's to JSON, with RFC 6749's names to the form.
-    responses=error_responses(
-        ValidationFailed,
+    **documented(
+        "Exchange client credentials for a trading token",
+        ValidationFailed(examples.TOKEN_SHAPE_ERRORS),
         UnsupportedGrantType,
         InvalidClient,
-        LoopbackOnly,
-        RateLimited,
-        InjectedFault,
+        *_TRADING_ERRORS,
+        examples.injected_fault("token"),
+        answer=examples.TOKEN_ANSWER,
         dialect=OAUTH2_FORM_ERRORS,
     ),
     openapi_extra=_TOKEN_BODY_DOC,
@@ -165,7 +180,7 @@ async def exchange_token(
                 "expires_in": issued.expires_in,
             }
         )
-    answer = TokenRead(access_token=issued.access_token, expires_in=issued.expires_in)
+    answer = TradingTokenRead(access_token=issued.access_token, expires_in=issued.expires_in)
     if org_quirks:
         return JSONResponse(quirks.token_answer(answer.model_dump(by_alias=True), org_quirks))
     return answer
@@ -178,7 +193,14 @@ async def exchange_token(
 @router.get(
     "/plant/list",
     response_model=list[TradingPlantRead],
-    responses=error_responses(Unauthorized, dialect=BEARER_ERRORS),
+    **documented(
+        "List the client's plants",
+        Unauthorized,
+        *_TRADING_ERRORS,
+        examples.injected_fault("plant/list"),
+        answer=examples.TRADING_PLANTS,
+        dialect=BEARER_ERRORS,
+    ),
 )
 async def list_plants(
     caller: Annotated[TradingCaller, guarded_caller("plant/list")], pipeline: TradingPipelineDep
@@ -190,7 +212,16 @@ async def list_plants(
 @router.get(
     "/plant/config",
     response_model=PlantConfigRead,
-    responses=error_responses(ValidationFailed, Unauthorized, NotFound, dialect=BEARER_ERRORS),
+    **documented(
+        "Read a plant's schedule and config version",
+        ValidationFailed([{"field": "plantId", "message": "Field required"}]),
+        Unauthorized,
+        TradingPlantNotFound,
+        *_TRADING_ERRORS,
+        examples.injected_fault("plant/config"),
+        answer=examples.PLANT_CONFIG,
+        dialect=BEARER_ERRORS,
+    ),
 )
 async def get_plant_config(
     caller: Annotated[TradingCaller, guarded_caller("plant/config")],
@@ -204,7 +235,23 @@ async def get_plant_config(
 @router.post(
     "/plant/config/update",
     response_model=ConfigUpdateRead,
-    responses=error_responses(ValidationFailed, Unauthorized, NotFound, dialect=BEARER_ERRORS),
+    **documented(
+        "Push a schedule, or check it (validateOnly)",
+        ValidationFailed(examples.UPDATE_SHAPE_ERRORS),
+        Unauthorized,
+        TradingPlantNotFound,
+        *_TRADING_ERRORS,
+        examples.injected_fault("plant/config/update"),
+        request=examples.UPDATE_REQUEST,
+        answer=examples.UPDATE_ANSWER,
+        dialect=BEARER_ERRORS,
+        description="A valid schedule is stored as the next version (`applied_ok`), or with "
+        "`validateOnly: true` only checked (`cfg_accepted`); one that breaks a rule is "
+        "`cfg_rejected` with an error at each field, as is any update of a plant whose "
+        "`configEnabled` is false. Nothing but `applied_ok` stores anything. The same "
+        "`configUpdateReqCode` sent again for the plant answers the first answer again. "
+        "A body of the wrong shape is a 400.",
+    ),
 )
 async def update_plant_config(
     caller: Annotated[TradingCaller, guarded_caller("plant/config/update")],

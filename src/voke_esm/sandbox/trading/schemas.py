@@ -5,7 +5,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from voke_esm.contract.schemas import ResultCode
-from voke_esm.contract.time_configs import SEED_BLOCKS, TimeConfigBlock
+from voke_esm.contract.time_configs import SEED_BLOCKS, WHOLE_DAY_BLOCK, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, FieldErrorRead
 from voke_esm.sandbox.models import SandboxPlant
 
@@ -36,7 +36,7 @@ class OAuth2TokenForm(BaseModel):
     client_secret: StrictStr = Field(min_length=1, max_length=512)
 
 
-class TokenRead(CamelModel):
+class TradingTokenRead(CamelModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -134,16 +134,7 @@ class ConfigUpdateRequest(CamelModel):
                     "plantId": "PLANT-001",
                     "configUpdateReqCode": "req-abc123",
                     "validateOnly": False,
-                    "timeConfigs": [
-                        {
-                            "from": "00:00",
-                            "to": "23:59",
-                            "pBatMax": 50,
-                            "pBatMin": -50,
-                            "socMax": 90,
-                            "socMin": 20,
-                        }
-                    ],
+                    "timeConfigs": cast(Any, [dict(WHOLE_DAY_BLOCK)]),
                 }
             ]
         }

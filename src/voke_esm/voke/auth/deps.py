@@ -14,7 +14,10 @@ from voke_esm.voke.auth import service as auth_service
 from voke_esm.voke.auth.models import User
 
 voke_bearer = HTTPBearer(
-    auto_error=False, scheme_name="VokeToken", description="Voke JWT from /api/v1/auth/login"
+    auto_error=False,
+    scheme_name="VokeToken",
+    description="a SuperAdmin's Voke token: the `accessToken` that POST /api/v1/auth/login "
+    "answers, pasted",
 )
 
 

@@ -27,7 +27,7 @@ class LoginRequest(StrictBody):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class TokenRead(CamelModel):
+class VokeTokenRead(CamelModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int

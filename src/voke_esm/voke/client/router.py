@@ -5,31 +5,47 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
-    ValidationFailed,
     error_responses,
 )
+from voke_esm.core.openapi import documented
 from voke_esm.core.schemas import OrgId, PlantId
+from voke_esm.voke import examples
 from voke_esm.voke.auth.deps import SuperAdmin
 from voke_esm.voke.client import service as client_service
 from voke_esm.voke.client.schemas import ConfigUpdateAnswer, SyncReportRead, TimeConfigsPush
-from voke_esm.voke.client.service import EsmCallFailed
+from voke_esm.voke.client.service import (
+    EsmCallFailed,
+    NoEsmCredentials,
+    PlantNotLinked,
+    SyncAlreadyRunning,
+)
+from voke_esm.voke.orgs.service import OrgNotFound
+from voke_esm.voke.plants.service import PlantNotFound
 from voke_esm.voke.services import VokeServicesDep
 
 router = APIRouter(
     prefix="/api/v1/orgs/{orgId}",
     tags=["Voke trading"],
-    responses=error_responses(
-        InvalidUuid, Unauthorized, Forbidden, NotFound, Conflict, EsmCallFailed
-    ),
+    responses=error_responses(Unauthorized, Forbidden),
 )
 
 
-@router.post("/trading/sync", response_model=SyncReportRead)
+@router.post(
+    "/trading/sync",
+    response_model=SyncReportRead,
+    **documented(
+        "Sync the org's plants from its ESM now",
+        InvalidUuid,
+        OrgNotFound,
+        NoEsmCredentials,
+        SyncAlreadyRunning,
+        EsmCallFailed,
+        answer=examples.SYNC_REPORT,
+    ),
+)
 async def sync_now(
     org_id: OrgId,
     _: SuperAdmin,
@@ -47,7 +63,20 @@ async def sync_now(
 @router.put(
     "/plants/{plantId}/time-configs",
     response_model=ConfigUpdateAnswer,
-    responses=error_responses(ValidationFailed),
+    **documented(
+        "Push a schedule to the ESM for a Voke plant",
+        examples.PUSH_BROKEN,
+        PlantNotLinked,
+        InvalidUuid,
+        PlantNotFound,
+        NoEsmCredentials,
+        EsmCallFailed,
+        request=examples.PUSH,
+        answer=examples.PUSH_ANSWER,
+        description="The schedule is checked first (a 400 lists what breaks the rules, before "
+        "any call); the ESM's own `cfg_rejected` is a 400 too, listing the ESM's errors. On "
+        "`applied_ok` the plant stores the schedule and its new version.",
+    ),
 )
 async def push_time_configs(
     org_id: OrgId,

@@ -67,6 +67,10 @@ class PlantNotLinked(ValidationFailed):
             "The plant has no externalPlantId",
         )
 
+    @classmethod
+    def example(cls) -> AppError:
+        return cls()
+
 
 class EsmClientService:
     """One `EsmClient` per set of credentials, kept so that tokens and connections are reused.

@@ -7,19 +7,18 @@ from fastapi import APIRouter, Depends
 
 from voke_esm.core.deps import SessionDep
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
-    ValidationFailed,
     error_responses,
 )
+from voke_esm.core.openapi import documented
 from voke_esm.core.schemas import MessageRead, OrgId
+from voke_esm.voke import examples
 from voke_esm.voke.auth.deps import SuperAdmin
 from voke_esm.voke.orgs import service as orgs_service
 from voke_esm.voke.orgs.schemas import ConnectionsRead, OrgCreate, OrgRead
-from voke_esm.voke.orgs.service import OrgLock
+from voke_esm.voke.orgs.service import OrgLock, OrgNameTaken, OrgNotFound
 from voke_esm.voke.services import VokeServicesDep
 
 router = APIRouter(
@@ -35,7 +34,9 @@ async def _deletion_locks(services: VokeServicesDep) -> Sequence[OrgLock]:
 DeletionLocks = Annotated[Sequence[OrgLock], Depends(_deletion_locks)]
 
 
-@router.get("", response_model=list[OrgRead])
+@router.get(
+    "", response_model=list[OrgRead], **documented("List organizations", answer=[examples.ORG])
+)
 async def list_orgs(_: SuperAdmin, session: SessionDep) -> list[OrgRead]:
     return [OrgRead.model_validate(org) for org in await orgs_service.list_orgs(session)]
 
@@ -44,20 +45,38 @@ async def list_orgs(_: SuperAdmin, session: SessionDep) -> list[OrgRead]:
     "",
     status_code=201,
     response_model=OrgRead,
-    responses=error_responses(ValidationFailed, Conflict),
+    **documented(
+        "Create an organization",
+        examples.ORG_NAME_EMPTY,
+        OrgNameTaken,
+        request=examples.ORG_CREATE,
+        answer=examples.ORG,
+        status=201,
+    ),
 )
 async def create_org(body: OrgCreate, _: SuperAdmin, session: SessionDep) -> OrgRead:
     """Create an organization; a name already taken, in any case, is 409."""
     return OrgRead.model_validate(await orgs_service.create_org(session, name=body.name))
 
 
-@router.get("/{orgId}", response_model=OrgRead, responses=error_responses(InvalidUuid, NotFound))
+@router.get(
+    "/{orgId}",
+    response_model=OrgRead,
+    **documented("Read an organization", InvalidUuid, OrgNotFound, answer=examples.ORG),
+)
 async def get_org(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> OrgRead:
     return OrgRead.model_validate(await orgs_service.get_org(session, org_id))
 
 
 @router.delete(
-    "/{orgId}", response_model=MessageRead, responses=error_responses(InvalidUuid, NotFound)
+    "/{orgId}",
+    response_model=MessageRead,
+    **documented(
+        "Delete an organization and all of it",
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.ORG_DELETED,
+    ),
 )
 async def delete_org(
     org_id: OrgId, _: SuperAdmin, session: SessionDep, locks: DeletionLocks
@@ -72,7 +91,12 @@ async def delete_org(
 @router.get(
     "/{orgId}/settings/connections",
     response_model=ConnectionsRead,
-    responses=error_responses(InvalidUuid, NotFound),
+    **documented(
+        "Read the org's ESM connection (never the secret)",
+        InvalidUuid,
+        OrgNotFound,
+        answer=examples.CONNECTIONS,
+    ),
 )
 async def get_connections(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> ConnectionsRead:
     """The org's TradingPartnerConfig: whether ESM credentials are set, never the secret."""

@@ -4,27 +4,33 @@ from fastapi import APIRouter
 
 from voke_esm.core.deps import SessionDep
 from voke_esm.core.errors import (
-    Conflict,
     Forbidden,
     InvalidUuid,
-    NotFound,
     Unauthorized,
-    ValidationFailed,
     error_responses,
 )
+from voke_esm.core.openapi import documented
 from voke_esm.core.schemas import MessageRead, OrgId, PlantId
+from voke_esm.voke import examples
 from voke_esm.voke.auth.deps import SuperAdmin
+from voke_esm.voke.orgs.service import OrgNotFound
 from voke_esm.voke.plants import service as plants_service
 from voke_esm.voke.plants.schemas import PlantCreate, PlantRead, PlantUpdate
+from voke_esm.voke.plants.service import ExternalPlantIdTaken as PlantExternalIdTaken
+from voke_esm.voke.plants.service import PlantNotFound
 
 router = APIRouter(
     prefix="/api/v1/orgs/{orgId}/plants",
     tags=["Voke plants"],
-    responses=error_responses(InvalidUuid, Unauthorized, Forbidden, NotFound),
+    responses=error_responses(InvalidUuid, Unauthorized, Forbidden, OrgNotFound),
 )
 
 
-@router.get("", response_model=list[PlantRead])
+@router.get(
+    "",
+    response_model=list[PlantRead],
+    **documented("List the org's Voke plants", InvalidUuid, OrgNotFound, answer=[examples.PLANT]),
+)
 async def list_plants(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> list[PlantRead]:
     return [
         PlantRead.model_validate(plant)
@@ -36,7 +42,16 @@ async def list_plants(org_id: OrgId, _: SuperAdmin, session: SessionDep) -> list
     "",
     status_code=201,
     response_model=PlantRead,
-    responses=error_responses(ValidationFailed, Conflict),
+    **documented(
+        "Create a Voke plant, linked to an ESM plant by externalPlantId",
+        examples.PLANT_NAME_EMPTY,
+        InvalidUuid,
+        OrgNotFound,
+        PlantExternalIdTaken,
+        request=examples.PLANT_CREATE,
+        answer=examples.PLANT,
+        status=201,
+    ),
 )
 async def create_plant(
     org_id: OrgId, body: PlantCreate, _: SuperAdmin, session: SessionDep
@@ -47,7 +62,11 @@ async def create_plant(
     return PlantRead.model_validate(plant)
 
 
-@router.get("/{plantId}", response_model=PlantRead)
+@router.get(
+    "/{plantId}",
+    response_model=PlantRead,
+    **documented("Read a Voke plant", InvalidUuid, PlantNotFound, answer=examples.PLANT),
+)
 async def get_plant(
     org_id: OrgId, plant_id: PlantId, _: SuperAdmin, session: SessionDep
 ) -> PlantRead:
@@ -55,7 +74,17 @@ async def get_plant(
 
 
 @router.patch(
-    "/{plantId}", response_model=PlantRead, responses=error_responses(ValidationFailed, Conflict)
+    "/{plantId}",
+    response_model=PlantRead,
+    **documented(
+        "Rename a Voke plant or change its link",
+        examples.PLANT_NAME_EMPTY,
+        InvalidUuid,
+        PlantNotFound,
+        PlantExternalIdTaken,
+        request=examples.PLANT_UPDATE,
+        answer=examples.PLANT,
+    ),
 )
 async def update_plant(
     org_id: OrgId, plant_id: PlantId, body: PlantUpdate, _: SuperAdmin, session: SessionDep
@@ -64,7 +93,11 @@ async def update_plant(
     return PlantRead.model_validate(plant)
 
 
-@router.delete("/{plantId}", response_model=MessageRead)
+@router.delete(
+    "/{plantId}",
+    response_model=MessageRead,
+    **documented("Delete a Voke plant", InvalidUuid, PlantNotFound, answer=examples.PLANT_DELETED),
+)
 async def delete_plant(
     org_id: OrgId, plant_id: PlantId, _: SuperAdmin, session: SessionDep
 ) -> MessageRead:
