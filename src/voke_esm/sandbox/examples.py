@@ -30,8 +30,17 @@ from voke_esm.sandbox.telemetry.schemas import (
     TelemetryRead,
     TimeseriesRead,
 )
-from voke_esm.sandbox.tools.schemas import FaultsRead, FaultsWrite, JournalEntryRead, Snapshot
+from voke_esm.sandbox.tools.schemas import (
+    FaultsRead,
+    FaultsWrite,
+    JournalEntryRead,
+    QuirkRead,
+    QuirksRead,
+    QuirksWrite,
+    Snapshot,
+)
 from voke_esm.sandbox.trading import faults as trading_faults
+from voke_esm.sandbox.trading.quirks import QUIRKS as QUIRKS_THERE_ARE
 from voke_esm.sandbox.trading.schemas import (
     ConfigUpdateRead,
     ConfigUpdateRequest,
@@ -253,5 +262,15 @@ JOURNAL_CLEARED = MessageRead(message="Journal of Acme cleared (12 entries)")
 FAULTS_WRITE = model_example(FaultsWrite)
 FAULTS = FaultsRead.model_validate(FAULTS_WRITE.model_dump(by_alias=True))
 FAULTS_CLEARED = MessageRead(message="Faults of Acme cleared; tokens live the default time")
+
+QUIRKS_WRITE = model_example(QuirksWrite)
+QUIRKS = QuirksRead(
+    quirks=QUIRKS_WRITE.quirks,
+    available=[
+        QuirkRead(name=quirk.name, check=quirk.check, description=quirk.description)
+        for quirk in QUIRKS_THERE_ARE.values()
+    ],
+)
+QUIRKS_CLEARED = MessageRead(message="Quirks of Acme cleared")
 SNAPSHOT = model_example(Snapshot)
 RESET = MessageRead(message="Sandbox of Acme reset to its default plant PLANT-9F3A21C4")

@@ -109,7 +109,10 @@ async def get_journal(
         datetime | None,
         Query(
             description="only calls that arrived before this ISO 8601 time (exclusive): "
-            "the next older page is `before` the oldest entry of this one"
+            "the next older page is `before` the oldest entry of this one",
+            openapi_examples={
+                "before": {"summary": "before a moment", "value": "2026-11-22T09:30:00Z"}
+            },
         ),
     ] = None,
     endpoint: Annotated[
@@ -251,13 +254,29 @@ def _quirks_read(chosen: list[str]) -> QuirksRead:
     return QuirksRead(quirks=chosen, available=available)
 
 
-@router.get("/quirks", response_model=QuirksRead)
+@router.get(
+    "/quirks",
+    response_model=QuirksRead,
+    **documented(
+        "Read the org's quirks, and every quirk there is", *_ORG_ERRORS, answer=examples.QUIRKS
+    ),
+)
 async def get_quirks(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> QuirksRead:
     """The org's quirks (named misbehaviours of its trading API), and every quirk there is."""
     return _quirks_read(await tools_service.get_quirks(session, org_id))
 
 
-@router.put("/quirks", response_model=QuirksRead)
+@router.put(
+    "/quirks",
+    response_model=QuirksRead,
+    **documented(
+        "Make the org's trading API misbehave on purpose",
+        *_ORG_ERRORS,
+        NeverEnabled,
+        request=examples.QUIRKS_WRITE,
+        answer=examples.QUIRKS,
+    ),
+)
 async def put_quirks(
     org_id: OrgIdQuery, body: QuirksWrite, _: SuperAdmin, session: SessionDep
 ) -> QuirksRead:
@@ -265,7 +284,11 @@ async def put_quirks(
     return _quirks_read(await tools_service.set_quirks(session, org_id, body.quirks))
 
 
-@router.delete("/quirks", response_model=MessageRead)
+@router.delete(
+    "/quirks",
+    response_model=MessageRead,
+    **documented("Switch every quirk of the org off", *_ORG_ERRORS, answer=examples.QUIRKS_CLEARED),
+)
 async def delete_quirks(org_id: OrgIdQuery, _: SuperAdmin, session: SessionDep) -> MessageRead:
     """Switch every quirk of the org off: its trading API keeps the contract again."""
     org = await tools_service.clear_quirks(session, org_id)
