@@ -117,15 +117,31 @@ async def get_journal(
     ] = None,
     endpoint: Annotated[
         FaultEndpoint | None,
-        Query(description="only calls of this trading endpoint, named as in fault rules; `*`: any"),
+        Query(
+            description="only calls of this trading endpoint, named as in fault rules; `*`: any",
+            openapi_examples={
+                "updates": {"summary": "config updates", "value": "plant/config/update"}
+            },
+        ),
     ] = None,
     plant_id: Annotated[
         str | None,
-        Query(alias="plantId", min_length=1, max_length=120, description="only calls about it"),
+        Query(
+            alias="plantId",
+            min_length=1,
+            max_length=120,
+            description="only calls about it",
+            openapi_examples={"plant": {"summary": "one plant", "value": "PLANT-C49EF333"}},
+        ),
     ] = None,
     status: Annotated[
         int | None,
-        Query(ge=0, le=599, description="only calls answered with it (0: dropped by a fault)"),
+        Query(
+            ge=0,
+            le=599,
+            description="only calls answered with it (0: dropped by a fault)",
+            openapi_examples={"refused": {"summary": "refused bodies", "value": 400}},
+        ),
     ] = None,
     result_code: Annotated[
         str | None,
@@ -134,6 +150,9 @@ async def get_journal(
             min_length=1,
             max_length=32,
             description="only config updates answered with it, e.g. `cfg_rejected`",
+            openapi_examples={
+                "rejected": {"summary": "rejected schedules", "value": "cfg_rejected"}
+            },
         ),
     ] = None,
     wait: Annotated[
@@ -144,6 +163,7 @@ async def get_journal(
             allow_inf_nan=False,
             description="seconds (0 to 30) to wait for a matching entry when there is none yet: "
             "answered as soon as one is recorded, `[]` when the time is up",
+            openapi_examples={"five seconds": {"summary": "wait up to 5 s", "value": 5}},
         ),
     ] = 0,
 ) -> list[JournalEntryRead]:
