@@ -21,6 +21,7 @@ import {
   noticeEditedPlantChanged,
   openPlantDialog,
 } from "./plant-editor.js";
+import { showPlantDay, syncDayPlants } from "./plant-day.js";
 import { ADMIN, api } from "./session.js";
 import { state } from "./state.js";
 
@@ -66,6 +67,7 @@ export function renderPlants() {
     ? document.activeElement.getAttribute("aria-label")
     : null;
   const enabled = Boolean(state.status && state.status.enabled);
+  syncDayPlants();
   if (!state.plants.length) {
     showPlantsMessage("No sandbox plants for this organization.", "empty");
     return;
@@ -81,6 +83,16 @@ export function renderPlants() {
         "aria-label": `Edit ${plant.name}`,
         onclick: (event) => openPlantDialog(plant, event.currentTarget),
       }),
+      state.timeseries
+        ? el("button", {
+            type: "button",
+            class: "btn small",
+            text: "Day",
+            title: "Its simulated day: blocks, state of charge and powers",
+            "aria-label": `Day of ${plant.name}`,
+            onclick: () => showPlantDay(plant.id),
+          })
+        : null,
       // "Snapshot" is the sandbox state's (the card below); this is one telemetry reading.
       state.telemetry
         ? el("button", {
