@@ -20,11 +20,11 @@ from playwright.sync_api import Page, expect
 from tests.ui import test_admin_page
 from tests.ui.test_admin_page import (
     PHONE,
+    SCREENSHOTS,
     THREE_BLOCKS,
     Service,
     Voke,
     _enabled_org,
-    screenshot,
     sign_in,
 )
 
@@ -42,6 +42,7 @@ page = test_admin_page.page
 
 ADMIN = "/api/v1/voke-esm/admin"
 # A frozen simulated clock: the page and the test read the same day, however long either takes.
+DAY_START = "2026-06-21T00:00:00Z"
 NOON_ISH = "2026-06-21T13:30:00Z"
 SERIES_KEYS = ["soc", "pBat", "pPv", "pLoad", "pGrid"]
 
@@ -88,6 +89,26 @@ def assert_chart_shows(page: Page, timeseries: dict[str, Any]) -> None:
         assert drawn["data"][index] == [point[key] for point in points], key
 
 
+def card_screenshot(page: Page, name: str) -> None:
+    """The day card alone, for the README (where the admin page's screenshots go)."""
+    page.evaluate("document.querySelectorAll('.toast').forEach((toast) => toast.remove())")
+    # The whole card, taller than the window: the page's sticky bars would cross it midway.
+    page.evaluate(
+        "document.querySelectorAll('.topbar, .section-tabs')"
+        ".forEach((bar) => { bar.style.position = 'static'; })"
+    )
+    box = page.evaluate(
+        "(() => { const r = document.querySelector('#day-card').getBoundingClientRect();"
+        " return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height}; })()"
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name, full_page=True, clip=box, animations="disabled")
+    page.evaluate(
+        "document.querySelectorAll('.topbar, .section-tabs')"
+        ".forEach((bar) => { bar.style.position = ''; })"
+    )
+
+
 def _stored_conditions(http: httpx.Client, plant_id: str) -> list[dict[str, Any]]:
     answer = http.get(f"{ADMIN}/plants/{plant_id}/conditions")
     assert answer.status_code == 200, answer.text
@@ -113,9 +134,13 @@ def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
 ) -> None:
     http, credentials, org_id = _enabled_org(service, "Day Org")
     (plant,) = http.get(f"{ADMIN}/plants", params={"orgId": org_id}).json()
-    frozen_clock = {"at": NOON_ISH, "frozen": True}
-    clock = http.put(f"{ADMIN}/clock", params={"orgId": org_id}, json=frozen_clock)
+    # The simulation starts at midnight and runs to 13:30: the whole day is simulated, the
+    # marker in the afternoon.
+    frozen_clock = {"at": DAY_START, "frozen": True}
+    assert http.put(f"{ADMIN}/clock", params={"orgId": org_id}, json=frozen_clock).is_success
+    clock = http.post(f"{ADMIN}/clock/advance", params={"orgId": org_id}, json={"minutes": 810})
     assert clock.status_code == 200, clock.text
+    assert _same_instant(clock.json()["now"], NOON_ISH)
     voke = Voke(service, credentials)
     assert voke.push(plant["externalPlantId"], THREE_BLOCKS) == 2
     timeseries = _timeseries(http, plant["id"])
@@ -148,6 +173,7 @@ def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
 
     # The chart: the endpoint's points, all of them, drawn across the card.
     assert_chart_shows(page, timeseries)
+    card_screenshot(page, "admin-page-day.png")
     # The config version and the last update Voke pushed, from the journal.
     expect(page.locator("#day-version")).to_have_text("2")
     last = page.locator("#day-last-update")
@@ -162,7 +188,6 @@ def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
     expect(page.locator("#day-version")).to_have_text("3")
     expect(last).to_contain_text("ui-push-2")
     assert_chart_shows(page, _timeseries(http, plant["id"]))
-    screenshot(page, "admin-page-day.png", full_page=True)
 
     # At phone width the card is in the Plants section, the chart as wide as the card.
     page.set_viewport_size(PHONE)
@@ -171,7 +196,7 @@ def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
     page.wait_for_function("() => document.querySelector('#day-chart').plot.width <= 390")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert_chart_shows(page, _timeseries(http, plant["id"]))
-    screenshot(page, "admin-page-day-phone.png", full_page=True)
+    card_screenshot(page, "admin-page-day-phone.png")
     http.close()
 
 
@@ -215,7 +240,11 @@ def test_conditions_saved_in_the_page_are_the_plants_and_redraw_the_day(
     assert _same_instant(stored[1]["from"], "2026-06-21T19:00:00Z")
     assert _same_instant(stored[1]["to"], "2026-06-21T21:30:00Z")
 
-    # The day is drawn afresh: the chart plots the day with its conditions.
+    # The day is drawn afresh: the conditions under the bar, the chart with their effect.
+    lane = page.locator("#day-conditions li")
+    expect(lane).to_have_count(2)
+    expect(lane.nth(0)).to_have_attribute("data-kind", "cloud")
+    expect(lane.nth(1)).to_contain_text("gridOutage: 19:00–21:30 UTC")
     after = _timeseries(http, plant["id"])
     assert after != before
     assert_chart_shows(page, after)

@@ -92,11 +92,14 @@ export async function loadPlantDay() {
     endpoint: "plant/config/update",
     plantId: plant.externalPlantId,
   };
-  const [series, clock, snapshot, journal] = await Promise.allSettled([
+  const [series, clock, snapshot, journal, conditions] = await Promise.allSettled([
     api("GET", `${ADMIN}/plants/${plant.id}/timeseries`, { query: { stepMinutes: 15 } }),
     state.clockRead ? api("GET", CLOCK_PATH, { query: { orgId } }) : Promise.resolve(null),
     api("GET", `${ADMIN}/snapshot`, { query: { orgId } }),
     api("GET", `${ADMIN}/journal`, { query: journalQuery }),
+    state.conditions
+      ? api("GET", `${ADMIN}/plants/${plant.id}/conditions`)
+      : Promise.resolve({ conditions: [] }),
   ]);
   if (seq !== loadSeq) return; // another plant or a newer load meanwhile
   $("#day-card").setAttribute("aria-busy", "false");
@@ -117,6 +120,10 @@ export async function loadPlantDay() {
   const blocks = stored ? stored.timeConfigs : plant.timeConfigs;
   showDate(timeseries, now, clock.status === "fulfilled" ? clock.value : null);
   showBar(blocks, timeseries, now);
+  showConditionLane(
+    conditions.status === "fulfilled" ? conditions.value.conditions : [],
+    timeseries,
+  );
   showChart(timeseries, now);
   showStateAt(timeseries, now);
   $("#day-version").textContent = stored ? String(stored.version) : "—";
@@ -186,6 +193,36 @@ function showBar(blocks, timeseries, now) {
   const label = `${hourMinute.format(new Date(at))} UTC`;
   $("#day-marker-label").textContent = label;
   marker.title = `Simulated time ${label}`;
+}
+
+/** Under the bar, the conditions that touch the day, clipped to it. */
+function showConditionLane(conditions, timeseries) {
+  const start = Date.parse(timeseries.from);
+  const end = Date.parse(timeseries.to);
+  const items = conditions
+    .map((condition) => ({
+      condition,
+      from: Math.max(Date.parse(condition.from), start),
+      to: Math.min(Date.parse(condition.to), end),
+    }))
+    .filter(({ from, to }) => from < to)
+    .map(({ condition, from, to }) => {
+      const factor = condition.kind === "cloud" ? ` (factor ${condition.factor})` : "";
+      const text =
+        `${condition.kind}${factor}: ${hourMinute.format(new Date(from))}–` +
+        `${hourMinute.format(new Date(to))} UTC`;
+      const item = el(
+        "li",
+        { class: `day-condition kind-${condition.kind}`, title: text, "data-kind": condition.kind },
+        el("span", { class: "sr-only", text }),
+        el("span", { class: "day-block-label", "aria-hidden": "true", text: condition.kind }),
+      );
+      item.style.left = percent((from - start) / (end - start));
+      item.style.width = percent((to - from) / (end - start));
+      return item;
+    });
+  $("#day-conditions").replaceChildren(...items);
+  $("#day-conditions").hidden = items.length === 0;
 }
 
 function cssColor(name) {
@@ -348,6 +385,7 @@ function showLastUpdate(entries, externalPlantId) {
   const result = update.resultCode || `HTTP ${update.status ?? "no answer"}`;
   target.replaceChildren(
     el("time", { datetime: update.at, text: fullFormat.format(new Date(update.at)) }),
+    el("span", { class: "sub", text: "real time, as the journal records calls" }),
     el("span", { class: "sub mono", text: update.configUpdateReqCode || "no configUpdateReqCode" }),
     el("span", {
       class: `pill ${update.resultCode === "applied_ok" ? "on" : "bad"}`,
