@@ -355,6 +355,20 @@ def test_the_clock_restarts_at_an_instant_frozen_and_the_day_follows(
     expect(page.locator("#day-marker-label")).to_have_text("03:04 UTC")
     assert_chart_shows(page, _timeseries(http, plant["id"]))
 
+    # A comms loss from the simulated hour on: the telemetry reading (schemaVersion 2) says
+    # the plant's states and that its values are stale.
+    page.get_by_role("button", name="Add condition").click()
+    expect(page.locator("#condition-0-from")).to_have_value("2030-01-02T03:00")
+    page.locator("#condition-0-kind").select_option("commsLoss")
+    page.get_by_role("button", name="Save conditions").click()
+    expect(page.get_by_role("status").filter(has_text="1 condition)")).to_be_visible()
+    expect(page.locator("#day-conditions li")).to_have_attribute("data-kind", "commsLoss")
+    page.get_by_role("button", name=f"Telemetry reading of {plant['name']}").click()
+    reading = page.locator(".toast", has_text="Telemetry reading")
+    expect(reading).to_contain_text("PV 0 kW")  # 03:04 UTC in Prague in January: night
+    expect(reading).to_contain_text("ON_GRID")
+    expect(reading).to_contain_text("stale (comms lost)")
+
     # A time the API refuses: its error beside the field.
     page.get_by_label("Restart the simulation at (UTC)").fill("")
     page.get_by_role("button", name="Set clock", exact=True).click()

@@ -235,7 +235,8 @@ async function takeReading(plant, button) {
   await busy(button, async () => {
     try {
       const reading = await api("POST", `${ADMIN}/plants/${plant.id}/telemetry`);
-      // §8 fixes soc and pBat in the reading; anything else in it is not shown here.
+      // §8 fixes soc and pBat in the reading; schemaVersion 2 (§12) adds the site's powers and
+      // states, shown where the reading has them.
       const parts = [];
       if (typeof reading?.soc === "number") {
         parts.push(`SoC ${numberFormat.format(reading.soc)} %`);
@@ -243,6 +244,15 @@ async function takeReading(plant, button) {
       if (typeof reading?.pBat === "number") {
         parts.push(`power ${numberFormat.format(reading.pBat)} kW`);
       }
+      for (const [key, label] of [["pPv", "PV"], ["pLoad", "load"], ["pGrid", "grid"]]) {
+        if (typeof reading?.[key] === "number") {
+          parts.push(`${label} ${numberFormat.format(reading[key])} kW`);
+        }
+      }
+      for (const key of ["batteryState", "gridStatus"]) {
+        if (typeof reading?.[key] === "string") parts.push(reading[key]);
+      }
+      if (reading?.stale === true) parts.push("stale (comms lost)");
       const summary = parts.length ? `: ${parts.join(", ")}` : " taken";
       const kind = reading?.published === false ? "error" : "ok";
       dismissErrors(`telemetry-${plant.id}`);
