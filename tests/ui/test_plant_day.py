@@ -10,6 +10,7 @@ them. Both widths; nothing the page loads leaves the machine.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +88,14 @@ def assert_chart_shows(page: Page, timeseries: dict[str, Any]) -> None:
     assert drawn["data"][0] == [_epoch_seconds(point["at"]) for point in points]
     for index, key in enumerate(SERIES_KEYS, start=1):
         assert drawn["data"][index] == [point[key] for point in points], key
+
+
+def save_conditions(page: Page) -> None:
+    """Save, and wait until the page has the answer and has drawn the day afresh."""
+    page.get_by_role("button", name="Save conditions").click()
+    expect(page.locator("#save-conditions")).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("#conditions-form .form-error")).to_be_hidden()
+    expect(page.locator(".toast", has_text="Conditions of")).to_contain_text("saved")
 
 
 def card_screenshot(page: Page, name: str) -> None:
@@ -231,8 +240,7 @@ def test_conditions_saved_in_the_page_are_the_plants_and_redraw_the_day(
     expect(page.locator("#condition-1-factor")).to_be_hidden()  # a factor is the cloud's only
     page.locator("#condition-1-from").fill("2026-06-21T19:00")
     page.locator("#condition-1-to").fill("2026-06-21T21:30")
-    page.get_by_role("button", name="Save conditions").click()
-    expect(page.get_by_role("status").filter(has_text="2 conditions")).to_be_visible()
+    save_conditions(page)
     stored = _stored_conditions(http, plant["id"])
     assert [(c["kind"], c.get("factor")) for c in stored] == [("cloud", 0.2), ("gridOutage", None)]
     assert _same_instant(stored[0]["from"], "2026-06-21T13:00:00Z")
@@ -255,8 +263,7 @@ def test_conditions_saved_in_the_page_are_the_plants_and_redraw_the_day(
     expect(page.locator("#condition-list > li")).to_have_count(2)
     expect(page.locator("#condition-1-kind")).to_have_value("gridOutage")
     page.get_by_role("button", name="Remove condition 1").click()
-    page.get_by_role("button", name="Save conditions").click()
-    expect(page.get_by_role("status").filter(has_text="1 condition)")).to_be_visible()
+    save_conditions(page)
     assert [c["kind"] for c in _stored_conditions(http, plant["id"])] == ["gridOutage"]
     page.get_by_role("button", name="Clear conditions").click()
     page.get_by_role("dialog", name=f"Clear the conditions of {plant['name']}?").get_by_role(
@@ -314,7 +321,9 @@ def test_the_editor_saves_the_simulated_sites_fields(page: Page, service: Servic
         "simulation": "sawtooth",
     }
 
-    # A new plant starts from §12's defaults and saves them.
+    # A new plant starts from §12's defaults and saves them (once the org's cards are read
+    # afresh after the save: until then the page has no status to create a plant with).
+    expect(page.locator("#status-card")).not_to_have_class(re.compile(r"\bloading\b"))
     page.get_by_role("button", name="New plant").click()
     creator = page.get_by_role("dialog", name="New plant")
     expect(creator.get_by_label("Latitude")).to_have_value("50.08")
@@ -360,8 +369,7 @@ def test_the_clock_restarts_at_an_instant_frozen_and_the_day_follows(
     page.get_by_role("button", name="Add condition").click()
     expect(page.locator("#condition-0-from")).to_have_value("2030-01-02T03:00")
     page.locator("#condition-0-kind").select_option("commsLoss")
-    page.get_by_role("button", name="Save conditions").click()
-    expect(page.get_by_role("status").filter(has_text="1 condition)")).to_be_visible()
+    save_conditions(page)
     expect(page.locator("#day-conditions li")).to_have_attribute("data-kind", "commsLoss")
     page.get_by_role("button", name=f"Telemetry reading of {plant['name']}").click()
     reading = page.locator(".toast", has_text="Telemetry reading")
@@ -373,4 +381,31 @@ def test_the_clock_restarts_at_an_instant_frozen_and_the_day_follows(
     page.get_by_label("Restart the simulation at (UTC)").fill("")
     page.get_by_role("button", name="Set clock", exact=True).click()
     expect(page.locator("#clock-at-error")).to_be_visible()
+    http.close()
+
+
+def test_the_marker_follows_a_running_clock(page: Page, service: Service) -> None:
+    """Not frozen, simulated time follows real time: the marker moves with it, without a reload.
+    The page's timers run on Playwright's clock, so an hour passes at once."""
+    http, _credentials, org_id = _enabled_org(service, "Running Clock Org")
+    (plant,) = http.get(f"{ADMIN}/plants", params={"orgId": org_id}).json()
+    running = {"at": "2026-06-21T10:00:00Z", "frozen": False}
+    assert http.put(f"{ADMIN}/clock", params={"orgId": org_id}, json=running).is_success
+    page.clock.install()
+    _open_day(page, "Running Clock Org", plant)
+    expect(page.locator("#day-marker-label")).to_have_text("10:00 UTC")
+    expect(page.locator("#day-now")).not_to_contain_text("frozen")
+    left = page.locator("#day-marker").bounding_box()
+
+    # In steps: the fake timers fire at most 1,000 callbacks a run (the journal's every 5 s).
+    for _ in range(6):
+        page.clock.run_for("10:00")
+    expect(page.locator("#day-marker-label")).to_have_text("11:00 UTC")
+    moved = page.locator("#day-marker").bounding_box()
+    bar = page.locator("#day-bar").bounding_box()
+    assert left is not None
+    assert moved is not None
+    assert bar is not None
+    assert math.isclose(moved["x"] - left["x"], bar["width"] / 24, abs_tol=2)
+    expect(page.locator("#day-now")).to_contain_text("11:00:")
     http.close()

@@ -3,7 +3,7 @@
 // vendored), its config version and the last update Voke pushed; its conditions below.
 import { describeError } from "./api.js";
 import { initConditions, loadConditions, noteSimulatedNow } from "./conditions.js";
-import { $, busy, dismissErrors, el, fullFormat, numberFormat } from "./dom.js";
+import { $, busy, el, fullFormat, numberFormat } from "./dom.js";
 import { CLOCK_PATH } from "./features.js";
 import { ADMIN, SessionEnded, api } from "./session.js";
 import { state } from "./state.js";
@@ -33,7 +33,12 @@ const hourMinute = new Intl.DateTimeFormat("en-GB", {
 });
 const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeZone: "UTC" });
 
+// While the simulated clock runs (not frozen) it follows real time: the marker moves with it.
+const MARKER_TICK_MS = 30_000;
+
 let plot = null; // the uPlot instance on show
+let markerSeconds = null; // the simulated time the chart marks, in seconds
+let shown = null; // {timeseries, clock, readAt}: the day on show and the clock as read with it
 let loadSeq = 0;
 
 function selectedPlant() {
@@ -109,22 +114,25 @@ export async function loadPlantDay() {
     return;
   }
   showDayError(null);
-  dismissErrors("day");
-  const now = clock.status === "fulfilled" && clock.value ? clock.value.now : null;
+  const clockRead = clock.status === "fulfilled" ? clock.value : null;
+  const now = clockRead ? clockRead.now : null;
   noteSimulatedNow(now);
   const stored =
     snapshot.status === "fulfilled"
       ? snapshot.value.plants.find((item) => item.externalPlantId === plant.externalPlantId)
       : null;
   const timeseries = series.value;
+  shown = { timeseries, clock: clockRead, readAt: performance.now() };
   const blocks = stored ? stored.timeConfigs : plant.timeConfigs;
-  showDate(timeseries, now, clock.status === "fulfilled" ? clock.value : null);
-  showBar(blocks, timeseries, now);
+  $("#day-date").textContent = `${dayFormat.format(new Date(timeseries.from))} (UTC)`;
+  showNow(now, clockRead);
+  showBar(blocks);
+  placeMarker(timeseries, now);
   showConditionLane(
     conditions.status === "fulfilled" ? conditions.value.conditions : [],
     timeseries,
   );
-  showChart(timeseries, now);
+  showChart(timeseries);
   showStateAt(timeseries, now);
   $("#day-version").textContent = stored ? String(stored.version) : "—";
   showLastUpdate(
@@ -139,9 +147,7 @@ function showDayError(message) {
   node.textContent = message || "";
 }
 
-function showDate(timeseries, now, clock) {
-  const day = dayFormat.format(new Date(timeseries.from));
-  $("#day-date").textContent = `${day} (UTC)`;
+function showNow(now, clock) {
   if (!now) {
     $("#day-now").textContent = "—";
     return;
@@ -153,8 +159,8 @@ function showDate(timeseries, now, clock) {
   );
 }
 
-/** The 24-hour bar: one segment per block, placed by its minutes, and the simulated time. */
-function showBar(blocks, timeseries, now) {
+/** The 24-hour bar: one segment per block, placed by its minutes. */
+function showBar(blocks) {
   const n = (value) => numberFormat.format(value);
   const items = blocks.map((block, index) => {
     const from = minutesOf(block.from) ?? 0;
@@ -181,12 +187,16 @@ function showBar(blocks, timeseries, now) {
     items.push(el("li", { class: "day-empty", text: "No blocks: the battery idles all day." }));
   }
   $("#day-bar").replaceChildren(...items);
+}
 
+/** The simulated time on the bar and on the chart. */
+function placeMarker(timeseries, now) {
   const marker = $("#day-marker");
   const start = Date.parse(timeseries.from);
   const end = Date.parse(timeseries.to);
   const at = now ? Date.parse(now) : Number.NaN;
   marker.hidden = !(at >= start && at <= end);
+  markerSeconds = marker.hidden ? null : at / 1000;
   if (marker.hidden) return;
   marker.style.left = percent((at - start) / (end - start));
   marker.dataset.at = now;
@@ -238,7 +248,7 @@ function chartHeight() {
 }
 
 /** uPlot reads seconds since the epoch; every time it writes is UTC (tzDate). */
-function chartOptions(timeseries, nowSeconds) {
+function chartOptions(timeseries) {
   const start = Date.parse(timeseries.from) / 1000;
   const end = Date.parse(timeseries.to) / 1000;
   const muted = cssColor("--muted");
@@ -297,8 +307,8 @@ function chartOptions(timeseries, nowSeconds) {
       // The simulated time, as on the bar above.
       draw: [
         (u) => {
-          if (nowSeconds === null || nowSeconds < start || nowSeconds > end) return;
-          const x = Math.round(u.valToPos(nowSeconds, "x", true));
+          if (markerSeconds === null) return;
+          const x = Math.round(u.valToPos(markerSeconds, "x", true));
           const { ctx } = u;
           ctx.save();
           ctx.strokeStyle = cssColor("--danger");
@@ -315,7 +325,7 @@ function chartOptions(timeseries, nowSeconds) {
 }
 
 /** The chart of the day; the element keeps the uPlot instance (`plot`) for tests to read back. */
-function showChart(timeseries, now) {
+function showChart(timeseries) {
   const target = $("#day-chart");
   const points = timeseries.points;
   const data = [
@@ -323,8 +333,7 @@ function showChart(timeseries, now) {
     ...SERIES.map((series) => points.map((point) => point[series.key])),
   ];
   if (plot) plot.destroy();
-  const nowSeconds = now ? Date.parse(now) / 1000 : null;
-  plot = new uPlot(chartOptions(timeseries, nowSeconds), data, target);
+  plot = new uPlot(chartOptions(timeseries), data, target);
   target.plot = plot;
   $("#day-chart-summary").textContent = chartSummary(points);
 }
@@ -394,6 +403,24 @@ function showLastUpdate(entries, externalPlantId) {
   );
 }
 
+/** A running clock moved on since the day was read: the marker follows; a new day is read. */
+function followClock() {
+  const clock = shown && shown.clock;
+  if (!clock || clock.frozen || $("#day-card").hidden || document.visibilityState !== "visible") {
+    return;
+  }
+  const at = Date.parse(clock.now) + (performance.now() - shown.readAt);
+  if (at >= Date.parse(shown.timeseries.to)) {
+    loadPlantDay();
+    return;
+  }
+  const now = new Date(at).toISOString();
+  showNow(now, clock);
+  placeMarker(shown.timeseries, now);
+  showStateAt(shown.timeseries, now);
+  if (plot) plot.redraw(false, false);
+}
+
 export function initPlantDay() {
   initConditions({ onChanged: loadPlantDay });
   $("#day-plant").addEventListener("change", (event) => {
@@ -403,6 +430,7 @@ export function initPlantDay() {
   $("#day-refresh").addEventListener("click", (event) =>
     busy(event.currentTarget, () => loadPlantDay()),
   );
+  setInterval(followClock, MARKER_TICK_MS);
   // The chart follows its card's width (a phone turned, a window resized).
   new ResizeObserver(() => {
     if (plot && !$("#day-card").hidden) {
