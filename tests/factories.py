@@ -26,6 +26,16 @@ WHOLE_DAY = [
     {"from": "00:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}
 ]
 
+# The simulated site's fields of a plant created without them (CONTRACT §12).
+SITE_DEFAULTS: dict[str, Any] = {
+    "latitude": 50.08,
+    "longitude": 14.42,
+    "annualLoadKwh": 4000.0,
+    "roundTripEfficiency": 0.9,
+    "initialSoc": 50.0,
+    "simulation": "selfConsumption",
+}
+
 _counter = itertools.count(1)
 
 

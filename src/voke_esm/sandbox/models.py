@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voke_esm.contract.time_configs import TimeConfigJson
@@ -14,6 +23,13 @@ from voke_esm.core.db import Base, BigInt, JsonDocument, Timestamps, UuidPrimary
 from voke_esm.core.schemas import utc_now
 
 DEFAULT_ESI_STATE = "PLC_READY"
+# The simulated site's defaults (CONTRACT §12): Prague, a household's year, a lithium battery.
+DEFAULT_LATITUDE = 50.08
+DEFAULT_LONGITUDE = 14.42
+DEFAULT_ANNUAL_LOAD_KWH = 4000.0
+DEFAULT_ROUND_TRIP_EFFICIENCY = 0.9
+DEFAULT_INITIAL_SOC = 50.0
+DEFAULT_SIMULATION = "selfConsumption"
 
 
 class FaultRuleJson(TypedDict):
@@ -26,6 +42,14 @@ class FaultRuleJson(TypedDict):
     jitterMs: float | None
     probability: float
     count: int | None
+
+
+# A condition on a plant's simulated timeline as stored (CONTRACT §12): the wire's names (`from`
+# is a Python keyword, hence the functional form), instants as ISO 8601 UTC text, `factor` for
+# `cloud` only (null otherwise).
+ConditionJson = TypedDict(
+    "ConditionJson", {"kind": str, "from": str, "to": str, "factor": float | None}
+)
 
 
 class SandboxClient(Base):
@@ -67,6 +91,14 @@ class SandboxPlant(UuidPrimaryKey, Timestamps, Base):
     esi_state: Mapped[str] = mapped_column(String(64), default=DEFAULT_ESI_STATE)
     time_configs: Mapped[list[TimeConfigJson]] = mapped_column(JsonDocument, default=list)
     config_version: Mapped[int] = mapped_column(BigInt, default=1)
+    # The simulated site (CONTRACT §12); never shown by the trading API.
+    latitude: Mapped[float] = mapped_column(default=DEFAULT_LATITUDE)
+    longitude: Mapped[float] = mapped_column(default=DEFAULT_LONGITUDE)
+    annual_load_kwh: Mapped[float] = mapped_column(default=DEFAULT_ANNUAL_LOAD_KWH)
+    round_trip_efficiency: Mapped[float] = mapped_column(default=DEFAULT_ROUND_TRIP_EFFICIENCY)
+    initial_soc: Mapped[float] = mapped_column(default=DEFAULT_INITIAL_SOC)
+    simulation: Mapped[str] = mapped_column(String(32), default=DEFAULT_SIMULATION)
+    conditions: Mapped[list[ConditionJson]] = mapped_column(JsonDocument, default=list)
     # Bumped by a database trigger on every update of the row (see plants_version above).
     revision: Mapped[int] = mapped_column(BigInteger(), default=1, server_default="1")
 
@@ -89,8 +121,11 @@ class ConfigUpdateRecord(Base):
 class SandboxOrgState(Base):
     """What testers set per org (CONTRACT §11): the simulated clock, fault rules, token lifetime.
 
-    The clock starts at real time when the org is enabled; `clock_offset_minutes` is how far
-    `clock/advance` has moved it ahead.
+    The clock starts at real time when the org is first enabled, or at the instant a `PUT clock`
+    gives. Simulated time is `clock_started_at + (real time − clock_anchor_at) +
+    clock_offset_minutes`, where `clock_anchor_at` is the real time paired with the start and
+    `clock_offset_minutes` what `clock/advance` added since; while frozen, real time stands still
+    at `clock_frozen_at` (the real time it was frozen).
     """
 
     __tablename__ = "voke_esm_org_states"
@@ -100,6 +135,12 @@ class SandboxOrgState(Base):
     )
     clock_started_at: Mapped[datetime] = mapped_column(default=utc_now)
     clock_offset_minutes: Mapped[float] = mapped_column(default=0.0)
+    clock_anchor_at: Mapped[datetime] = mapped_column(default=utc_now)
+    clock_frozen_at: Mapped[datetime | None]
+    # True while some plant of the org may have a commsLoss condition (set whenever one is
+    # stored, recomputed when conditions are replaced): the trading read path, which reads this
+    # row on every call anyway, looks at conditions only when it is set (CONTRACT §12).
+    comms_loss_possible: Mapped[bool] = mapped_column(Boolean, default=False)
     fault_rules: Mapped[list[FaultRuleJson]] = mapped_column(JsonDocument, default=list)
     token_ttl_seconds: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

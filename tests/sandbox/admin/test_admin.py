@@ -11,7 +11,15 @@ from typing import Any
 import httpx
 import jwt
 
-from tests.factories import SEED_BLOCKS, WHOLE_DAY, Api, EnabledOrg, bearer, error_body
+from tests.factories import (
+    SEED_BLOCKS,
+    SITE_DEFAULTS,
+    WHOLE_DAY,
+    Api,
+    EnabledOrg,
+    bearer,
+    error_body,
+)
 from voke_esm.core.config import Settings
 
 ADMIN = "/api/v1/voke-esm/admin"
@@ -317,6 +325,7 @@ class TestCreatePlant:
             "plantWithLoad": True,
             "esiState": "PLC_READY",
             "timeConfigs": [],
+            **SITE_DEFAULTS,
         }
         uuid.UUID(body["id"])
         assert_utc_between(body["createdAt"], start, end)
@@ -335,6 +344,12 @@ class TestCreatePlant:
             "plantWithLoad": False,
             "esiState": "PLC_OFFLINE",
             "timeConfigs": list(reversed(SEED_BLOCKS)),
+            "latitude": -33.87,
+            "longitude": 151.21,
+            "annualLoadKwh": 12_000.0,
+            "roundTripEfficiency": 0.85,
+            "initialSoc": 80.0,
+            "simulation": "sawtooth",
         }
 
         response = await api.post_sandbox_plant(request)

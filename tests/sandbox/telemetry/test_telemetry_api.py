@@ -25,6 +25,7 @@ from tests.sandbox.admin.test_admin import org_admin_token
 from voke_esm.app import create_app
 from voke_esm.core.config import Settings
 from voke_esm.core.db import session_scope
+from voke_esm.sandbox.model import CONVENTIONS
 from voke_esm.sandbox.repositories import org_states as org_states_repository
 
 ADMIN = "/api/v1/voke-esm/admin"
@@ -52,6 +53,27 @@ SNAPSHOT_KEYS = {
     "soc",
     "pBat",
     "activeBlock",
+    # schemaVersion 2 (CONTRACT §12)
+    "pPv",
+    "pLoad",
+    "pGrid",
+    "pLoadShed",
+    "pPvCurtailed",
+    "energy",
+    "batteryState",
+    "gridStatus",
+    "stale",
+    "staleSince",
+    "alarms",
+    "conventions",
+}
+NO_ENERGY = {
+    "batChargedKwh": 0,
+    "batDischargedKwh": 0,
+    "pvKwh": 0,
+    "loadKwh": 0,
+    "gridImportKwh": 0,
+    "gridExportKwh": 0,
 }
 
 # 100 kWh at 50 kW: 50 % an hour. Mornings only discharge, afternoons only charge.
@@ -99,6 +121,13 @@ async def default_plant(api: Api, org: EnabledOrg) -> dict[str, Any]:
     return plant
 
 
+async def as_sawtooth(api: Api, plant: dict[str, Any]) -> None:
+    response = await api.http.patch(
+        f"{ADMIN}/plants/{plant['id']}", json={"simulation": "sawtooth"}, headers=api.headers
+    )
+    assert response.status_code == 200, response.text
+
+
 def snapshot_part(answer: dict[str, Any]) -> dict[str, Any]:
     """The HTTP answer without what only the HTTP answer carries: the published message."""
     return {key: value for key, value in answer.items() if key in SNAPSHOT_KEYS}
@@ -122,8 +151,8 @@ class TestClock:
 
         clock = await get_clock(api, org["id"])
 
-        assert set(clock) == {"orgId", "startedAt", "offsetMinutes", "now"}
-        assert clock["orgId"] == org["id"]
+        assert set(clock) == {"orgId", "startedAt", "offsetMinutes", "now", "frozen"}
+        assert (clock["orgId"], clock["frozen"]) == (org["id"], False)
         assert before <= parse_utc(clock["startedAt"]) <= after
         assert clock["offsetMinutes"] == 0
         assert after <= parse_utc(clock["now"]) <= datetime.now(UTC)
@@ -287,6 +316,8 @@ class TestSnapshot:
     async def test_the_default_plant_right_after_enabling(self, api: Api) -> None:
         org = await api.enabled_org()
         plant = await default_plant(api, org)
+        # The sawtooth of §8's first version, kept as it was (§12: `simulation: "sawtooth"`).
+        await as_sawtooth(api, plant)
         before = datetime.now(UTC)
 
         answer = await telemetry(api, plant["id"])
@@ -297,7 +328,7 @@ class TestSnapshot:
         night, day = SEED_BLOCKS
         active = night if taken.time() < datetime.min.time().replace(hour=7) else day
         assert answer == {
-            "schemaVersion": 1,
+            "schemaVersion": 2,
             "id": plant["id"],
             "externalPlantId": org.default_plant_id,
             "clientId": org.client_id,
@@ -307,6 +338,19 @@ class TestSnapshot:
             "soc": pytest.approx(50, abs=0.01),
             "pBat": active["pBatMax"],
             "activeBlock": active,
+            # Its version 2 fields: a site with no PV and no load, whose grid carries the battery.
+            "pPv": 0,
+            "pLoad": 0,
+            "pGrid": active["pBatMax"],
+            "pLoadShed": 0,
+            "pPvCurtailed": 0,
+            "energy": NO_ENERGY,
+            "batteryState": "CHARGING",
+            "gridStatus": "ON_GRID",
+            "stale": False,
+            "staleSince": None,
+            "alarms": [],
+            "conventions": dict(CONVENTIONS),
             "exchange": "vcp",
             "routingKey": routing_key_of(org),
             "published": False,
@@ -316,7 +360,7 @@ class TestSnapshot:
     async def test_the_battery_crosses_a_block_boundary_after_clock_advance(self, api: Api) -> None:
         org = await api.enabled_org()
         plant = await api.create_sandbox_plant(
-            org.client_id, capacityKwh=100, timeConfigs=[MORNING, AFTERNOON]
+            org.client_id, capacityKwh=100, timeConfigs=[MORNING, AFTERNOON], simulation="sawtooth"
         )
         now = parse_utc((await get_clock(api, org.id))["now"])
         # 11:00 after at least a day: however the day began, the morning has long emptied it.
@@ -475,6 +519,7 @@ class TestPublishing:
         assert message.content_type == "application/json"
         assert json.loads(message.body) == snapshot_part(answer)
         assert set(json.loads(message.body)) == SNAPSHOT_KEYS
+        assert json.loads(message.body)["schemaVersion"] == 2
 
     async def test_each_org_publishes_under_its_own_slug(
         self, api: Api, bind_queue: BindQueue
@@ -638,6 +683,33 @@ class TestPeriodicTelemetry:
         gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(stamps)]
         assert len(stamps) >= 4, stamps
         assert min(gaps) >= 0.15, gaps  # 0.9 of the 0.2 s period apart, whoever published
+
+    async def test_a_plant_in_comms_loss_is_not_published(
+        self, api: Api, bind_queue: BindQueue
+    ) -> None:
+        """§12: the periodic publisher skips a plant while a commsLoss covers the simulated now,
+        and takes it up again when the loss is gone."""
+        org = await unique_org(api)
+        silent = await default_plant(api, org)
+        talking = await api.create_sandbox_plant(org.client_id)
+        now = parse_utc((await get_clock(api, org.id))["now"])
+        lost = {
+            "kind": "commsLoss",
+            "from": (now - timedelta(hours=1)).isoformat(),
+            "to": (now + timedelta(days=1)).isoformat(),
+        }
+        conditions = f"{ADMIN}/plants/{silent['id']}/conditions"
+        put = await api.http.put(conditions, json={"conditions": [lost]}, headers=api.headers)
+        assert put.status_code == 200, put.text
+        await asyncio.sleep(0.4)  # a round that read the plants before may still be publishing
+        queue = await bind_queue(routing_key_of(org))
+
+        during = [json.loads((await next_message(queue)).body)["id"] for _ in range(4)]
+        await api.http.delete(conditions, headers=api.headers)
+        after = {json.loads((await next_message(queue)).body)["id"] for _ in range(8)}
+
+        assert set(during) == {talking["id"]}
+        assert after == {talking["id"], silent["id"]}
 
     async def test_a_disabled_org_is_not_published(self, api: Api, bind_queue: BindQueue) -> None:
         org = await unique_org(api)

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import http_client
 from tests.factories import (
     SEED_BLOCKS,
+    SITE_DEFAULTS,
     WHOLE_DAY,
     Api,
     EnabledOrg,
@@ -828,6 +829,8 @@ def snapshot_plant(external_plant_id: str, **fields: Any) -> dict[str, Any]:
         "esiState": "PLC_READY",
         "version": 1,
         "timeConfigs": [],
+        **SITE_DEFAULTS,
+        "conditions": [],
         **fields,
     }
 

@@ -1,15 +1,35 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import MISSING, ConfigDict, Field
 
 from voke_esm.contract.time_configs import SEED_BLOCKS, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from voke_esm.sandbox.models import (
+    DEFAULT_ANNUAL_LOAD_KWH,
+    DEFAULT_INITIAL_SOC,
+    DEFAULT_LATITUDE,
+    DEFAULT_LONGITUDE,
+    DEFAULT_ROUND_TRIP_EFFICIENCY,
+)
 
 # Finite, non-negative, and a JSON number (not a numeric string): strict mode.
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+# The simulated site's parameters (CONTRACT §12), with the same strictness.
+Latitude = Annotated[
+    float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True, description="degrees, + north")
+]
+Longitude = Annotated[
+    float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True, description="degrees, + east")
+]
+RoundTripEfficiency = Annotated[
+    float,
+    Field(gt=0, le=1, allow_inf_nan=False, strict=True, description="the battery's, 0 < x <= 1"),
+]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]
+Simulation = Literal["selfConsumption", "sawtooth"]
 
 # The seed's example plant, as the admin API, snapshots and the docs show it.
 PLANT_EXAMPLE: dict[str, Any] = {
@@ -21,6 +41,12 @@ PLANT_EXAMPLE: dict[str, Any] = {
     "configEnabled": True,
     "plantWithLoad": True,
     "esiState": "PLC_READY",
+    "latitude": 50.08,
+    "longitude": 14.42,
+    "annualLoadKwh": 4000.0,
+    "roundTripEfficiency": 0.9,
+    "initialSoc": 50.0,
+    "simulation": "selfConsumption",
 }
 
 
@@ -66,7 +92,18 @@ class StatusRead(CamelModel):
     enabled_at: UtcDateTime | None
 
 
-class SandboxPlantCreate(StrictBody):
+class SiteFields(StrictBody):
+    """The simulated site of a plant (CONTRACT §12), as create and snapshots take it."""
+
+    latitude: Latitude = DEFAULT_LATITUDE
+    longitude: Longitude = DEFAULT_LONGITUDE
+    annual_load_kwh: Quantity = DEFAULT_ANNUAL_LOAD_KWH
+    round_trip_efficiency: RoundTripEfficiency = DEFAULT_ROUND_TRIP_EFFICIENCY
+    initial_soc: Percent = DEFAULT_INITIAL_SOC
+    simulation: Simulation = "selfConsumption"
+
+
+class SandboxPlantCreate(SiteFields):
     client_id: str = Field(
         min_length=1, max_length=120, description="Client identifier this plant belongs to"
     )
@@ -114,6 +151,12 @@ class SandboxPlantUpdate(StrictBody):
     plant_with_load: bool | MISSING = Field(default=MISSING, strict=True)
     esi_state: str | MISSING = Field(default=MISSING, min_length=1, max_length=64)
     time_configs: list[TimeConfigBlock] | MISSING = Field(default=MISSING, max_length=10_000)
+    latitude: Latitude | MISSING = MISSING
+    longitude: Longitude | MISSING = MISSING
+    annual_load_kwh: Quantity | MISSING = MISSING
+    round_trip_efficiency: RoundTripEfficiency | MISSING = MISSING
+    initial_soc: Percent | MISSING = MISSING
+    simulation: Simulation | MISSING = MISSING
 
 
 class SandboxPlantRead(CamelModel):
@@ -145,5 +188,11 @@ class SandboxPlantRead(CamelModel):
     plant_with_load: bool
     esi_state: str
     time_configs: list[TimeConfigBlock]
+    latitude: float
+    longitude: float
+    annual_load_kwh: float
+    round_trip_efficiency: float
+    initial_soc: float
+    simulation: Simulation
     created_at: UtcDateTime
     updated_at: UtcDateTime

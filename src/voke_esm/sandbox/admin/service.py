@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
 from pydantic import MISSING
 from sqlalchemy.exc import IntegrityError
@@ -185,6 +186,8 @@ async def create_plant(session: AsyncSession, new: SandboxPlantCreate) -> Sandbo
         esi_state=new.esi_state,
         time_configs=time_configs,
         config_version=1,
+        conditions=[],
+        **{name: getattr(new, name) for name in plants_repository.SITE_COLUMNS},
     )
     try:
         async with session.begin_nested():
@@ -256,6 +259,12 @@ def _changes(
         changed["esi_state"] = patch.esi_state
     if new_blocks is not None and new_blocks != plant.time_configs:
         changed["time_configs"] = new_blocks
+    # The site's fields (CONTRACT §12) by name: PlantChanges has a key of each name.
+    site_changes = cast(dict[str, Any], changed)
+    for name in plants_repository.SITE_COLUMNS:
+        value = getattr(patch, name)
+        if value is not MISSING and value != getattr(plant, name):
+            site_changes[name] = value
     return changed
 
 

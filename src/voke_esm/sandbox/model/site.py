@@ -75,7 +75,16 @@ _MINUTE: Final = timedelta(minutes=1)
 BatteryState = Literal["CHARGING", "DISCHARGING", "IDLE", "FULL", "EMPTY", "FAULT"]
 GridStatus = Literal["ON_GRID", "OFF_GRID"]
 
-__all__ = ["CONVENTIONS", "Energy", "SiteState", "clear_caches", "state_at", "timeseries"]
+__all__ = [
+    "CONVENTIONS",
+    "BatteryState",
+    "Energy",
+    "SiteState",
+    "clear_caches",
+    "comms_loss_start",
+    "state_at",
+    "timeseries",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,17 +561,21 @@ class _Cursor:
         )
 
     def _stale_since(self, at: datetime) -> datetime | None:
-        """The start of the commsLoss (overlapping ones joined) that `at` is in, if any."""
-        since: datetime | None = None
-        reach: datetime | None = None
-        for c in self.scenario.comms:  # ordered by start
-            if c.start > at:
-                break
-            if reach is None or c.start > reach:
-                since, reach = c.start, c.end
-            else:
-                reach = max(reach, c.end)
-        return since if reach is not None and at < reach else None
+        return comms_loss_start(self.scenario.comms, at)
+
+
+def comms_loss_start(conditions: Sequence[Condition], at: datetime) -> datetime | None:
+    """The start of the commsLoss (overlapping ones joined) that `at` is in, if any."""
+    since: datetime | None = None
+    reach: datetime | None = None
+    for c in sorted((c for c in conditions if c.kind == "commsLoss"), key=lambda c: c.start):
+        if c.start > at:
+            break
+        if reach is None or c.start > reach:
+            since, reach = c.start, c.end
+        else:
+            reach = max(reach, c.end)
+    return since if reach is not None and at < reach else None
 
 
 def _midnight(ordinal: int) -> datetime:

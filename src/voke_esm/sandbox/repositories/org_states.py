@@ -34,7 +34,9 @@ async def start_clock_once(
     """
     state = await session.get(SandboxOrgState, org_id)
     if state is None:
-        state = SandboxOrgState(org_id=org_id, clock_started_at=at, clock_offset_minutes=0.0)
+        state = SandboxOrgState(
+            org_id=org_id, clock_started_at=at, clock_anchor_at=at, clock_offset_minutes=0.0
+        )
         session.add(state)
         await session.flush()
     return state
@@ -63,6 +65,37 @@ async def set_fault_rules(
 async def advance_clock(session: AsyncSession, state: SandboxOrgState, minutes: float) -> None:
     state.clock_offset_minutes += minutes
     state.updated_at = utc_now()
+    await session.flush()
+
+
+async def set_clock(
+    session: AsyncSession,
+    state: SandboxOrgState,
+    *,
+    at: datetime | None,
+    frozen: bool,
+    real_now: datetime,
+) -> None:
+    """Restart the clock at simulated instant `at` (when given), and freeze or thaw it; the
+    simulated time formula is SandboxOrgState's."""
+    if at is not None:
+        state.clock_started_at, state.clock_anchor_at = at, real_now
+        state.clock_offset_minutes = 0.0
+        state.clock_frozen_at = real_now if frozen else None
+    elif frozen and state.clock_frozen_at is None:
+        state.clock_frozen_at = real_now
+    elif not frozen and state.clock_frozen_at is not None:
+        # Thawed where it stood: the frozen stretch of real time is not simulated time.
+        state.clock_anchor_at += real_now - state.clock_frozen_at
+        state.clock_frozen_at = None
+    state.updated_at = utc_now()
+    await session.flush()
+
+
+async def set_comms_loss_possible(
+    session: AsyncSession, state: SandboxOrgState, possible: bool
+) -> None:
+    state.comms_loss_possible = possible
     await session.flush()
 
 

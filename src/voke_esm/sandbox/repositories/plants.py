@@ -3,6 +3,7 @@ prebuilt statements (which stay with the hot path in `sandbox/repository.py`).""
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voke_esm.contract.time_configs import TimeConfigJson
 from voke_esm.core.db import scalar_off_loop
-from voke_esm.sandbox.models import SandboxClient, SandboxOrgState, SandboxPlant
+from voke_esm.sandbox.models import ConditionJson, SandboxClient, SandboxOrgState, SandboxPlant
 from voke_esm.voke.orgs.models import Org
 
 # Reads --------------------------------------------------------------------------------------------
@@ -207,6 +208,12 @@ def _entity_fields(
         ("plantWithLoad", booleans(rows.c.plant_with_load)),
         ("esiState", rows.c.esi_state),
         ("timeConfigs", time_configs),
+        ("latitude", numbers(rows.c.latitude)),
+        ("longitude", numbers(rows.c.longitude)),
+        ("annualLoadKwh", numbers(rows.c.annual_load_kwh)),
+        ("roundTripEfficiency", numbers(rows.c.round_trip_efficiency)),
+        ("initialSoc", numbers(rows.c.initial_soc)),
+        ("simulation", rows.c.simulation),
         ("createdAt", created_at),
         ("updatedAt", updated_at),
     ]
@@ -229,6 +236,24 @@ class PlantChanges(TypedDict, total=False):
     esi_state: str
     time_configs: list[TimeConfigJson]
     config_version: int
+    latitude: float
+    longitude: float
+    annual_load_kwh: float
+    round_trip_efficiency: float
+    initial_soc: float
+    simulation: str
+    conditions: list[ConditionJson]
+
+
+# The simulated site's parameters (CONTRACT §12): a plant attribute and a PlantChanges key each.
+SITE_COLUMNS = (
+    "latitude",
+    "longitude",
+    "annual_load_kwh",
+    "round_trip_efficiency",
+    "initial_soc",
+    "simulation",
+)
 
 
 async def add_plants(session: AsyncSession, *plants: SandboxPlant) -> None:
@@ -264,6 +289,12 @@ def write_plant(plant: SandboxPlant, changes: PlantChanges, *, at: datetime) -> 
         plant.time_configs = changes["time_configs"]
     if "config_version" in changes:
         plant.config_version = changes["config_version"]
+    by_name = typing.cast(dict[str, Any], changes)  # PlantChanges has a key of each site column
+    for name in SITE_COLUMNS:  # the simulated site's (CONTRACT §12), plain values
+        if name in by_name:
+            setattr(plant, name, by_name[name])
+    if "conditions" in changes:
+        plant.conditions = changes["conditions"]
     plant.updated_at = at
 
 

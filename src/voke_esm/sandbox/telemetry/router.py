@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,9 +19,21 @@ from voke_esm.core.errors import (
     ValidationFailed,
     error_responses,
 )
+from voke_esm.core.schemas import MessageRead
+from voke_esm.sandbox.models import SandboxPlant
 from voke_esm.sandbox.telemetry import service as telemetry_service
 from voke_esm.sandbox.telemetry.publisher import EXCHANGE, TelemetryPublisher
-from voke_esm.sandbox.telemetry.schemas import ClockAdvance, ClockRead, TelemetryRead
+from voke_esm.sandbox.telemetry.schemas import (
+    ClockAdvance,
+    ClockRead,
+    ClockSet,
+    ConditionItem,
+    ConditionsRead,
+    ConditionsWrite,
+    TelemetryRead,
+    TimeseriesPoint,
+    TimeseriesRead,
+)
 from voke_esm.sandbox.telemetry.service import OrgClock
 from voke_esm.voke.auth.deps import SuperAdmin
 
@@ -31,6 +44,7 @@ router = APIRouter(
 )
 
 OrgIdQuery = Annotated[uuid.UUID, Query(alias="orgId", description="the organization's UUID")]
+PlantId = Annotated[uuid.UUID, "the sandbox plant's UUID"]
 
 
 async def _publisher(request: Request) -> TelemetryPublisher:
@@ -63,6 +77,94 @@ async def advance_clock(
     return _clock_read(await telemetry_service.advance_clock(session, org_id, body.minutes))
 
 
+@router.put(
+    "/clock",
+    response_model=ClockRead,
+    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+)
+async def set_clock(
+    org_id: OrgIdQuery, body: ClockSet, _: SuperAdmin, session: SessionDep
+) -> ClockRead:
+    """Restart the simulation at `at` (the batteries start again from their initial state),
+    and with `frozen: true` stop simulated time from following real time."""
+    clock = await telemetry_service.set_clock(session, org_id, at=body.at, frozen=body.frozen)
+    return _clock_read(clock)
+
+
+@router.get(
+    "/plants/{id}/timeseries",
+    response_model=TimeseriesRead,
+    responses=error_responses(ValidationFailed, InvalidUuid, NotFound, Conflict),
+)
+async def get_timeseries(
+    id: PlantId,
+    _: SuperAdmin,
+    session: SessionDep,
+    start: Annotated[
+        datetime | None,
+        Query(alias="from", description="ISO 8601; default: the simulated UTC day's start"),
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(alias="to", description="ISO 8601, exclusive; default: from + 1 day")
+    ] = None,
+    step_minutes: Annotated[int, Query(alias="stepMinutes", ge=1, le=1440)] = 15,
+) -> TimeseriesRead:
+    """The plant's simulated day (or any span of up to 31 days and 2,000 points): the values at
+    each instant `from + k · stepMinutes` before `to` (CONTRACT §12)."""
+    series = await telemetry_service.plant_timeseries(
+        session, id, start=_utc(start), end=_utc(end), step_minutes=step_minutes
+    )
+    return TimeseriesRead(
+        plant_id=series.plant.id,
+        from_=series.start,
+        to=series.end,
+        step_minutes=series.step_minutes,
+        points=[
+            TimeseriesPoint.model_validate(
+                {key: value for key, value in point.to_dict().items() if key in _POINT_KEYS}
+            )
+            for point in series.points
+        ],
+    )
+
+
+_POINT_KEYS = frozenset(field.alias or name for name, field in TimeseriesPoint.model_fields.items())
+
+
+@router.get(
+    "/plants/{id}/conditions",
+    response_model=ConditionsRead,
+    responses=error_responses(InvalidUuid, NotFound),
+)
+async def get_conditions(id: PlantId, _: SuperAdmin, session: SessionDep) -> ConditionsRead:
+    """The plant's conditions on the simulated timeline."""
+    return _conditions_read(await telemetry_service.get_conditions(session, id))
+
+
+@router.put(
+    "/plants/{id}/conditions",
+    response_model=ConditionsRead,
+    responses=error_responses(InvalidUuid, ValidationFailed, NotFound),
+)
+async def put_conditions(
+    id: PlantId, body: ConditionsWrite, _: SuperAdmin, session: SessionDep
+) -> ConditionsRead:
+    """Replace the plant's conditions (cloud, gridOutage, commsLoss, batteryFault)."""
+    plant = await telemetry_service.set_conditions(session, id, body.conditions)
+    return _conditions_read(plant)
+
+
+@router.delete(
+    "/plants/{id}/conditions",
+    response_model=MessageRead,
+    responses=error_responses(InvalidUuid, NotFound),
+)
+async def delete_conditions(id: PlantId, _: SuperAdmin, session: SessionDep) -> MessageRead:
+    """Remove every condition of the plant."""
+    await telemetry_service.set_conditions(session, id, [])
+    return MessageRead(message="Conditions of the plant removed")
+
+
 @router.post(
     "/plants/{id}/telemetry",
     response_model=TelemetryRead,
@@ -93,4 +195,19 @@ def _clock_read(clock: OrgClock) -> ClockRead:
         started_at=clock.started_at,
         offset_minutes=clock.offset_minutes,
         now=clock.now,
+        frozen=clock.frozen,
     )
+
+
+def _conditions_read(plant: SandboxPlant) -> ConditionsRead:
+    return ConditionsRead(
+        plant_id=plant.id,
+        conditions=[ConditionItem.model_validate(item) for item in plant.conditions],
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A query time without a zone is read as UTC, like every time here."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -139,6 +139,13 @@ def _snapshot(plants: list[SandboxPlant]) -> Snapshot:
                     "esiState": plant.esi_state,
                     "version": plant.config_version,
                     "timeConfigs": plant.time_configs,
+                    "latitude": plant.latitude,
+                    "longitude": plant.longitude,
+                    "annualLoadKwh": plant.annual_load_kwh,
+                    "roundTripEfficiency": plant.round_trip_efficiency,
+                    "initialSoc": plant.initial_soc,
+                    "simulation": plant.simulation,
+                    "conditions": plant.conditions,
                 }
             )
             for plant in plants

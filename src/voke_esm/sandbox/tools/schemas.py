@@ -6,8 +6,9 @@ from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from voke_esm.contract.time_configs import CONFIG_VERSION_MAX, TimeConfigBlock
 from voke_esm.core.schemas import CamelModel, StrictBody, UtcDateTime
-from voke_esm.sandbox.admin.schemas import PLANT_EXAMPLE, Quantity
+from voke_esm.sandbox.admin.schemas import PLANT_EXAMPLE, Quantity, SiteFields
 from voke_esm.sandbox.models import FaultRuleJson
+from voke_esm.sandbox.telemetry.schemas import MAX_CONDITIONS, ConditionItem
 
 FaultEndpoint = Literal["token", "plant/list", "plant/config", "plant/config/update", "*"]
 FaultKind = Literal["error", "latency", "drop"]
@@ -124,8 +125,9 @@ class FaultsRead(CamelModel):
 # Snapshot ----------------------------------------------------------------------------------------
 
 
-class SnapshotPlant(StrictBody):
-    """A sandbox plant as a snapshot holds it: no ids, no clientId, no times of its own."""
+class SnapshotPlant(SiteFields):
+    """A sandbox plant as a snapshot holds it: no ids, no clientId, no times of its own. A
+    snapshot taken before the simulated site's fields existed restores their defaults."""
 
     external_plant_id: str = Field(min_length=1, max_length=120)
     name: str = Field(min_length=1, max_length=255)
@@ -139,6 +141,7 @@ class SnapshotPlant(StrictBody):
         description="the plant's config version"
     )
     time_configs: list[TimeConfigBlock] = Field(max_length=10_000)
+    conditions: list[ConditionItem] = Field(default_factory=list, max_length=MAX_CONDITIONS)
 
 
 class Snapshot(StrictBody):
@@ -163,6 +166,7 @@ class Snapshot(StrictBody):
                                     }
                                 ],
                             ),
+                            "conditions": [],
                         }
                     ]
                 }

@@ -23,6 +23,8 @@ from voke_esm.sandbox.repositories import clients as clients_repository
 from voke_esm.sandbox.repositories import config_updates as config_updates_repository
 from voke_esm.sandbox.repositories import org_states as org_states_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
+from voke_esm.sandbox.telemetry import service as telemetry_service
+from voke_esm.sandbox.telemetry import site
 from voke_esm.sandbox.tools import faults
 from voke_esm.sandbox.tools import repository as journal_repository
 from voke_esm.sandbox.tools.schemas import FaultRule, SnapshotPlant
@@ -159,6 +161,7 @@ async def restore(
         else:
             plants_repository.write_plant(kept, columns, at=now)
     await plants_repository.add_plants(session, *new)  # one flush writes the kept ones too
+    await telemetry_service.note_comms_losses(session, org.id)
     return await snapshot(session, org.id)
 
 
@@ -172,6 +175,7 @@ async def reset(session: AsyncSession, org_id: uuid.UUID) -> tuple[Org, SandboxP
     await plants_repository.delete_plants(session, *plants)
     default = admin_service.default_plant(org, client_id)
     await plants_repository.add_plants(session, default)
+    await telemetry_service.note_comms_losses(session, org.id)
     return org, default
 
 
@@ -200,7 +204,10 @@ def _snapshot_errors(plants: list[SnapshotPlant]) -> list[FieldError]:
         seen.add(fields.external_plant_id)
         errors.extend(
             {"field": f"{at}.{error['field']}", "message": error["message"]}
-            for error in check_time_configs([block.as_json() for block in fields.time_configs])
+            for error in [
+                *check_time_configs([block.as_json() for block in fields.time_configs]),
+                *site.check_conditions(fields.conditions),
+            ]
         )
     return errors
 
@@ -217,4 +224,11 @@ def _plant_columns(plant: SnapshotPlant) -> plants_repository.PlantChanges:
         "esi_state": plant.esi_state,
         "config_version": plant.version,
         "time_configs": [block.as_json() for block in plant.time_configs],
+        "latitude": plant.latitude,
+        "longitude": plant.longitude,
+        "annual_load_kwh": plant.annual_load_kwh,
+        "round_trip_efficiency": plant.round_trip_efficiency,
+        "initial_soc": plant.initial_soc,
+        "simulation": plant.simulation,
+        "conditions": site.stored_conditions(plant.conditions),
     }

@@ -40,6 +40,8 @@ class TradingCaller:
     token_ttl_seconds: int | None  # the org's own token lifetime (CONTRACT §11), if it set one
     # (row id, revision) of the plant asked about, when the call names one the client has.
     plant_key: tuple[str, int] | None
+    # Some plant of the org may be in commsLoss (CONTRACT §12): answers must look at the clock.
+    comms_loss_possible: bool = False
 
 
 class TradingCallers(Protocol):
@@ -68,7 +70,7 @@ def trading_callers(engine: AsyncEngine) -> TradingCallers:
 # One query on every trading call. {plant} and {client} are the driver's placeholders.
 _CALLER_QUERY = """
 SELECT c.org_id, c.secret_digest, c.plants_version, s.fault_rules, s.token_ttl_seconds,
-       p.id, p.revision
+       p.id, p.revision, s.comms_loss_possible
 FROM voke_esm_clients AS c
 LEFT JOIN voke_esm_org_states AS s ON s.org_id = c.org_id
 LEFT JOIN voke_esm_plants AS p ON p.client_id = c.client_id AND p.external_plant_id = {plant}
@@ -96,6 +98,7 @@ class EngineTradingCallers:
                 SandboxOrgState.token_ttl_seconds,
                 SandboxPlant.id,
                 SandboxPlant.revision,
+                SandboxOrgState.comms_loss_possible,
             )
             .select_from(SandboxClient)
             .outerjoin(SandboxOrgState, SandboxOrgState.org_id == SandboxClient.org_id)
@@ -106,7 +109,7 @@ class EngineTradingCallers:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision, comms = row
         return TradingCaller(
             client_id,
             org_id,
@@ -115,6 +118,7 @@ class EngineTradingCallers:
             fault_rules or [],
             ttl,
             None if plant_row_id is None else (str(plant_row_id), revision),
+            bool(comms),
         )
 
     async def aclose(self) -> None:
@@ -154,7 +158,7 @@ class PostgresTradingCallers:
             raise OperationalError(self._QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision, comms = row
         return TradingCaller(
             client_id,
             uuid.UUID(str(org_id)),
@@ -163,6 +167,7 @@ class PostgresTradingCallers:
             json_value(fault_rules) if fault_rules else [],
             ttl,
             None if plant_row_id is None else (str(plant_row_id), revision),
+            bool(comms),
         )
 
     async def aclose(self) -> None:
@@ -207,7 +212,7 @@ class SqliteTradingCallers:
             raise OperationalError(_SQLITE_CALLER_QUERY, None, exc) from exc
         if row is None:
             return None
-        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision = row
+        org_id, digest, plants_version, fault_rules, ttl, plant_row_id, revision, comms = row
         return TradingCaller(
             client_id,
             uuid.UUID(hex=org_id),
@@ -216,6 +221,7 @@ class SqliteTradingCallers:
             json_value(fault_rules) if fault_rules else [],
             ttl,
             None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
+            bool(comms),
         )
 
     def close(self) -> None:

@@ -211,6 +211,7 @@ async def update_plant_config(
         config_update_req_code=body.config_update_req_code,
         validate_only=body.validate_only,
         time_configs=[block.as_json() for block in body.time_configs],
+        comms_loss_possible=caller.comms_loss_possible,
     )
     call.result_code = answer["resultCode"]
     metrics.config_updates.labels(answer["resultCode"]).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,11 @@ from voke_esm.core.db import session_scope
 from voke_esm.core.errors import InvalidClient, NotFound
 from voke_esm.core.schemas import FieldError
 from voke_esm.core.security import TRADING_ISSUER, Keyring
+from voke_esm.sandbox.models import SandboxPlant
 from voke_esm.sandbox.repositories import clients as clients_repository
 from voke_esm.sandbox.repositories import config_updates as config_updates_repository
 from voke_esm.sandbox.repositories import plants as plants_repository
+from voke_esm.sandbox.telemetry import service as telemetry_service
 from voke_esm.sandbox.trading import repository as trading_repository
 from voke_esm.sandbox.trading.callers import TradingCaller
 from voke_esm.sandbox.trading.read_cache import TradingReadCache
@@ -32,6 +35,14 @@ logger = logging.getLogger("voke_esm")
 
 class TradingPlantNotFound(NotFound):
     default_message = "Voke ESM plant not found"
+
+
+# CONTRACT §12: what the trading API says of a plant a commsLoss cuts off.
+COMMS_LOST = "COMMS_LOST"
+COMMS_LOST_ERROR: FieldError = {
+    "field": "plantId",
+    "message": "the plant cannot be reached (commsLoss): nothing was sent to it",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,13 @@ class PlantReads:
         self.cache = cache
 
     async def plant_list(self, caller: TradingCaller) -> bytes:
+        if caller.comms_loss_possible:  # the answer depends on the clock: never cached
+            async with session_scope(self.sessions) as session:
+                plants = await plants_repository.list_plants(session, client_id=caller.client_id)
+                lost = await telemetry_service.comms_lost(session, caller.org_id, plants)
+            return _PLANT_LIST.dump_json(
+                [_listed(plant, plant.id in lost) for plant in plants], by_alias=True
+            )
         body = self.cache.plant_list(caller.client_id, caller.plants_version)
         if body is None:
             async with session_scope(self.sessions) as session:
@@ -85,11 +103,19 @@ class PlantReads:
         the same plantId is a new row, whatever its revision."""
         if caller.plant_key is None:  # another client's plant is as absent as a missing one
             raise TradingPlantNotFound()
-        body = self.cache.plant_config(caller.client_id, caller.plant_key)
+        body = (
+            None
+            if caller.comms_loss_possible
+            else self.cache.plant_config(caller.client_id, caller.plant_key)
+        )
         if body is None:
             async with session_scope(self.sessions) as session:
                 plant = await plants_repository.get_plant_of_client(
                     session, caller.client_id, plant_id
+                )
+                lost = plant is not None and bool(
+                    caller.comms_loss_possible
+                    and await telemetry_service.comms_lost(session, caller.org_id, [plant])
                 )
             if plant is None:  # deleted since the caller query
                 raise TradingPlantNotFound()
@@ -97,14 +123,20 @@ class PlantReads:
                 plant_id=plant.external_plant_id,
                 version=plant.config_version,
                 config_enabled=plant.config_enabled,
-                esi_state=plant.esi_state,
+                esi_state=COMMS_LOST if lost else plant.esi_state,
                 time_configs=[
                     TimeConfigBlock.model_validate(block) for block in plant.time_configs
                 ],
             )
             body = answer.model_dump_json(by_alias=True).encode()
-            self.cache.put_plant_config(caller.client_id, (str(plant.id), plant.revision), body)
+            if not caller.comms_loss_possible:
+                self.cache.put_plant_config(caller.client_id, (str(plant.id), plant.revision), body)
         return body
+
+
+def _listed(plant: SandboxPlant, comms_lost: bool) -> TradingPlantRead:
+    listed = TradingPlantRead.from_plant(plant)
+    return listed.model_copy(update={"esi_state": COMMS_LOST}) if comms_lost else listed
 
 
 async def update_config(
@@ -115,6 +147,7 @@ async def update_config(
     config_update_req_code: str,
     validate_only: bool,
     time_configs: list[TimeConfigJson],
+    comms_loss_possible: bool = False,
 ) -> dict[str, Any]:
     """Validate, and unless asked only to validate, apply a schedule as a new config version.
 
@@ -127,6 +160,8 @@ async def update_config(
         raise TradingPlantNotFound()
 
     errors: list[FieldError] = []
+    if comms_loss_possible and await _comms_lost(session, plant.id):
+        errors.append(COMMS_LOST_ERROR)  # §12: nothing reaches the plant, nothing is stored
     if not plant.config_enabled:
         errors.append(
             {"field": "configEnabled", "message": "config updates are disabled for this plant"}
@@ -162,3 +197,10 @@ async def update_config(
         await trading_repository.apply_config(session, plant, time_configs, version)
         logger.info("Voke ESM: applied config for %s", plant.external_plant_id)
     return answer
+
+
+async def _comms_lost(session: AsyncSession, plant_row_id: uuid.UUID) -> bool:
+    plant = await plants_repository.get_plant(session, plant_row_id)
+    if plant is None:  # its row is locked by this transaction: it cannot be gone
+        return False
+    return bool(await telemetry_service.comms_lost(session, plant.org_id, [plant]))
