@@ -20,12 +20,13 @@ from playwright.sync_api import Page, expect
 
 from tests.ui import test_admin_page
 from tests.ui.test_admin_page import (
+    LAPTOP,
     PHONE,
-    SCREENSHOTS,
     THREE_BLOCKS,
     Service,
     Voke,
     _enabled_org,
+    screenshot,
     sign_in,
 )
 
@@ -98,26 +99,6 @@ def save_conditions(page: Page) -> None:
     expect(page.locator(".toast", has_text="Conditions of")).to_contain_text("saved")
 
 
-def card_screenshot(page: Page, name: str) -> None:
-    """The day card alone, for the README (where the admin page's screenshots go)."""
-    page.evaluate("document.querySelectorAll('.toast').forEach((toast) => toast.remove())")
-    # The whole card, taller than the window: the page's sticky bars would cross it midway.
-    page.evaluate(
-        "document.querySelectorAll('.topbar, .section-tabs')"
-        ".forEach((bar) => { bar.style.position = 'static'; })"
-    )
-    box = page.evaluate(
-        "(() => { const r = document.querySelector('#day-card').getBoundingClientRect();"
-        " return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height}; })()"
-    )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / name, full_page=True, clip=box, animations="disabled")
-    page.evaluate(
-        "document.querySelectorAll('.topbar, .section-tabs')"
-        ".forEach((bar) => { bar.style.position = ''; })"
-    )
-
-
 def _stored_conditions(http: httpx.Client, plant_id: str) -> list[dict[str, Any]]:
     answer = http.get(f"{ADMIN}/plants/{plant_id}/conditions")
     assert answer.status_code == 200, answer.text
@@ -135,6 +116,8 @@ def _open_day(page: Page, org_name: str, plant: dict[str, Any]) -> None:
     page.get_by_label("Organization", exact=True).select_option(label=org_name)
     page.get_by_role("button", name=f"Day of {plant['name']}").click()
     expect(page.locator("#day-title")).to_be_focused()
+    # The day read for the click is drawn (a load the table started before it is dropped).
+    expect(page.locator("#day-card")).to_have_attribute("aria-busy", "false")
     expect(page.locator("#day-plant option:checked")).to_contain_text(plant["externalPlantId"])
 
 
@@ -180,9 +163,16 @@ def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
     expect(page.locator("#day-date")).to_have_text("Sunday, 21 June 2026 (UTC)")
     expect(page.locator("#day-now")).to_contain_text("13:30:00 UTC (frozen)")
 
-    # The chart: the endpoint's points, all of them, drawn across the card.
+    # The chart: the endpoint's points, all of them, drawn across the card; the page as wide
+    # as the window.
     assert_chart_shows(page, timeseries)
-    card_screenshot(page, "admin-page-day.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= LAPTOP["width"]
+    # The plants table too, with its Day buttons: no scrolling sideways.
+    assert page.evaluate(
+        "(() => { const wrap = document.querySelector('#plants-card .table-wrap');"
+        " return wrap.scrollWidth <= wrap.clientWidth; })()"
+    )
+    screenshot(page, "admin-page-day.png", element="#day-card")
     # The config version and the last update Voke pushed, from the journal.
     expect(page.locator("#day-version")).to_have_text("2")
     last = page.locator("#day-last-update")
@@ -205,7 +195,7 @@ def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
     page.wait_for_function("() => document.querySelector('#day-chart').plot.width <= 390")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert_chart_shows(page, _timeseries(http, plant["id"]))
-    card_screenshot(page, "admin-page-day-phone.png")
+    screenshot(page, "admin-page-day-phone.png", element="#day-card")
     http.close()
 
 
