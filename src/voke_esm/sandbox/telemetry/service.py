@@ -131,7 +131,9 @@ async def take_snapshot(session: AsyncSession, plant_id: uuid.UUID) -> PlantTele
     state = await org_states_repository.get_org_state(session, org.id)
     if state is None:
         raise ClockNotStarted()
-    return snapshot_of(plant, org.slug, state, utc_now())
+    # The model's first walk over a long stretch of simulated time takes a while (later ones
+    # hit its day cache): never on the event loop. The plant's columns are all loaded.
+    return await asyncio.to_thread(snapshot_of, plant, org.slug, state, utc_now())
 
 
 def snapshot_of(
@@ -210,7 +212,9 @@ async def plant_timeseries(
         end = start + day
     if errors := _timeseries_errors(start, end, step_minutes):
         raise ValidationFailed(errors)
-    points = site.timeseries(plant, state.clock_started_at, start, end, step_minutes)
+    points = await asyncio.to_thread(  # off the event loop, as take_snapshot
+        site.timeseries, plant, state.clock_started_at, start, end, step_minutes
+    )
     return PlantTimeseries(plant, start, end, step_minutes, points)
 
 
@@ -291,12 +295,17 @@ async def snapshots_of_this_round(session: AsyncSession, interval_s: float) -> l
     claimed = await org_states_repository.claim_telemetry_round(session, now, unless_since=since)
     if not claimed:
         return []
-    return [
-        snapshot_of(plant, org.slug, state, now)
-        for plant, org, state in await plants_repository.plants_of_enabled_orgs(session, claimed)
-        # §12: a plant in commsLoss publishes nothing (its snapshot on request says stale).
-        if not site.comms_lost(plant, simulated_now(state, now))
-    ]
+    rows = await plants_repository.plants_of_enabled_orgs(session, claimed)
+
+    def snapshots() -> list[PlantTelemetry]:
+        return [
+            snapshot_of(plant, org.slug, state, now)
+            for plant, org, state in rows
+            # §12: a plant in commsLoss publishes nothing (its snapshot on request says stale).
+            if not site.comms_lost(plant, simulated_now(state, now))
+        ]
+
+    return await asyncio.to_thread(snapshots)  # off the event loop, as take_snapshot
 
 
 async def publish_every(
