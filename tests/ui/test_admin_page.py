@@ -198,11 +198,29 @@ def test_page_and_its_assets_come_from_the_service(service: Service) -> None:
             assert http.get(asset).status_code == 200, asset
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
-    """For the README: without the passing toasts of the steps before."""
+_STICKY_BARS = "document.querySelectorAll('.topbar, .section-tabs').forEach((bar) => {{ {} }})"
+
+
+def screenshot(
+    page: Page, name: str, *, full_page: bool = False, element: str | None = None
+) -> None:
+    """For the README: without the passing toasts of the steps before. A whole page, or one
+    element (a CSS selector) however tall, is taken without the sticky bars crossing it."""
     page.evaluate("document.querySelectorAll('.toast').forEach((toast) => toast.remove())")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / name, full_page=full_page, animations="disabled")
+    if not (full_page or element):
+        page.screenshot(path=SCREENSHOTS / name, animations="disabled")
+        return
+    page.evaluate(_STICKY_BARS.format("bar.style.position = 'static';"))
+    clip = None
+    if element:
+        clip = page.evaluate(
+            "(selector) => { const r = document.querySelector(selector).getBoundingClientRect();"
+            " return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height}; }",
+            element,
+        )
+    page.screenshot(path=SCREENSHOTS / name, full_page=True, clip=clip, animations="disabled")
+    page.evaluate(_STICKY_BARS.format("bar.style.position = '';"))
 
 
 def test_superadmin_enables_an_org_manages_its_plants_and_disables_it(
@@ -740,7 +758,11 @@ def test_every_module_loads_with_no_console_error_and_nothing_leaves_the_machine
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
-    modules = {f"/platform/voke-esm/static/{path.name}" for path in STATIC.glob("*.js")}
+    # The page's own modules, and the vendored libraries they import (uPlot, for the plant's day).
+    modules = {
+        f"/platform/voke-esm/static/{path.relative_to(STATIC).as_posix()}"
+        for path in [*STATIC.glob("*.js"), *STATIC.glob("vendor/*/*.js")]
+    }
     assert set(scripts) == modules
     for path, (status, content_type) in scripts.items():
         assert status == 200, path

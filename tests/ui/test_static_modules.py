@@ -3,7 +3,9 @@
 Read from the files, no browser: every module on disk is imported from the entry (a module that
 nothing imports is dead code and fails here), every import is a file of this directory, the
 graph has no cycle (modules pass callbacks rather than import each other back), and no module
-puts anything on `window`. tests/ui/test_admin_page.py loads the same files in Chromium.
+puts anything on `window`. A vendored library (static/vendor/NAME/, with its licence) is imported
+by its path and taken as it was published: it is a leaf of the graph, held to none of these
+rules. tests/ui/test_admin_page.py loads the same files in Chromium.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _STATIC_IMPORT = re.compile(
 )
 _IMPORT_LINE = re.compile(r"^import\b", re.M)
 _LOCAL_MODULE = re.compile(r"^\./[a-z][a-z0-9-]*\.js$")
+_VENDORED_MODULE = re.compile(r"^\./vendor/[a-z0-9-]+/[\w.-]+\.js$")
 
 
 def _modules_on_disk() -> set[str]:
@@ -36,9 +39,16 @@ def _imports(name: str) -> list[str]:
         1 for match in _STATIC_IMPORT.finditer(source) if match.group(0).startswith("import")
     ), f"{name}: an import statement this test cannot read"
     assert not re.search(r"\bimport\s*\(", source), f"{name}: a dynamic import()"
+    local = []
     for specifier in specifiers:
+        if _VENDORED_MODULE.match(specifier):
+            vendored = STATIC / specifier
+            assert vendored.is_file(), f"{name} imports {specifier!r}: missing"
+            assert (vendored.parent / "LICENSE").is_file(), f"{specifier}: no LICENSE beside it"
+            continue
         assert _LOCAL_MODULE.match(specifier), f"{name} imports {specifier!r}: not a local file"
-    return [specifier.removeprefix("./") for specifier in specifiers]
+        local.append(specifier.removeprefix("./"))
+    return local
 
 
 def _graph() -> dict[str, list[str]]:

@@ -42,8 +42,23 @@ export const PLANT_FIELDS = {
   configEnabled: "Config enabled",
   plantWithLoad: "Plant with load",
   esiState: "ESI state",
+  simulation: "Simulation",
+  latitude: "Latitude",
+  longitude: "Longitude",
+  annualLoadKwh: "Annual load",
+  roundTripEfficiency: "Round-trip efficiency",
+  initialSoc: "Initial state of charge",
   timeConfigs: "Time config",
 };
+// The simulated site's numbers (CONTRACT §12), with the defaults a new plant starts from.
+const SITE_DEFAULTS = {
+  latitude: 50.08,
+  longitude: 14.42,
+  annualLoadKwh: 4000,
+  roundTripEfficiency: 0.9,
+  initialSoc: 50,
+};
+const NUMBER_FIELDS = new Set(["fvePeakPowerKwp", "capacityKwh", ...Object.keys(SITE_DEFAULTS)]);
 
 const plantForm = $("#plant-form");
 const plantFields = {
@@ -56,6 +71,12 @@ const plantFields = {
   description: $("#plant-description"),
   configEnabled: $("input[name=configEnabled]", plantForm),
   plantWithLoad: $("input[name=plantWithLoad]", plantForm),
+  simulation: $("#plant-simulation"),
+  latitude: $("#plant-latitude"),
+  longitude: $("#plant-longitude"),
+  annualLoadKwh: $("#plant-annual-load"),
+  roundTripEfficiency: $("#plant-efficiency"),
+  initialSoc: $("#plant-initial-soc"),
 };
 
 // What the editor calls when the stored plants may have changed: set by initPlantEditor.
@@ -121,6 +142,8 @@ function fillPlantForm(plant, etag) {
     description: null,
     configEnabled: true,
     plantWithLoad: true,
+    simulation: "selfConsumption",
+    ...SITE_DEFAULTS,
     timeConfigs: DEFAULT_BLOCKS,
   };
   for (const key of ["name", "externalPlantId", "clientId", "esiState"]) {
@@ -131,6 +154,10 @@ function fillPlantForm(plant, etag) {
   plantFields.description.value = source.description ?? "";
   plantFields.configEnabled.checked = source.configEnabled;
   plantFields.plantWithLoad.checked = source.plantWithLoad;
+  plantFields.simulation.value = source.simulation ?? "selfConsumption";
+  for (const key of Object.keys(SITE_DEFAULTS)) {
+    plantFields[key].value = source[key] === undefined ? "" : String(source[key]);
+  }
   // Only a new plant takes an external id: PATCH cannot change it (the seed's update body).
   plantFields.externalPlantId.readOnly = !creating;
   $("#plant-external-id-hint").textContent = creating
@@ -153,13 +180,17 @@ function readPlantForm() {
     configEnabled: plantFields.configEnabled.checked,
     plantWithLoad: plantFields.plantWithLoad.checked,
     esiState: plantFields.esiState.value.trim(),
+    simulation: plantFields.simulation.value,
+    ...Object.fromEntries(
+      Object.keys(SITE_DEFAULTS).map((key) => [key, numberOrNull(plantFields[key].value)]),
+    ),
     timeConfigs: readBlocks(),
   };
 }
 
 function sameValue(key, a, b) {
   if (key === "timeConfigs") return sameBlocks(a, b);
-  if (key === "fvePeakPowerKwp" || key === "capacityKwh") return sameNumber(a, b);
+  if (NUMBER_FIELDS.has(key)) return sameNumber(a ?? null, b ?? null);
   return (a ?? null) === (b ?? null);
 }
 

@@ -21,6 +21,7 @@ import {
   noticeEditedPlantChanged,
   openPlantDialog,
 } from "./plant-editor.js";
+import { showPlantDay, syncDayPlants } from "./plant-day.js";
 import { ADMIN, api } from "./session.js";
 import { state } from "./state.js";
 
@@ -66,6 +67,7 @@ export function renderPlants() {
     ? document.activeElement.getAttribute("aria-label")
     : null;
   const enabled = Boolean(state.status && state.status.enabled);
+  syncDayPlants();
   if (!state.plants.length) {
     showPlantsMessage("No sandbox plants for this organization.", "empty");
     return;
@@ -81,6 +83,16 @@ export function renderPlants() {
         "aria-label": `Edit ${plant.name}`,
         onclick: (event) => openPlantDialog(plant, event.currentTarget),
       }),
+      state.timeseries
+        ? el("button", {
+            type: "button",
+            class: "btn small",
+            text: "Day",
+            title: "Its simulated day: blocks, state of charge and powers",
+            "aria-label": `Day of ${plant.name}`,
+            onclick: () => showPlantDay(plant.id),
+          })
+        : null,
       // "Snapshot" is the sandbox state's (the card below); this is one telemetry reading.
       state.telemetry
         ? el("button", {
@@ -223,7 +235,8 @@ async function takeReading(plant, button) {
   await busy(button, async () => {
     try {
       const reading = await api("POST", `${ADMIN}/plants/${plant.id}/telemetry`);
-      // §8 fixes soc and pBat in the reading; anything else in it is not shown here.
+      // §8 fixes soc and pBat in the reading; schemaVersion 2 (§12) adds the site's powers and
+      // states, shown where the reading has them.
       const parts = [];
       if (typeof reading?.soc === "number") {
         parts.push(`SoC ${numberFormat.format(reading.soc)} %`);
@@ -231,6 +244,15 @@ async function takeReading(plant, button) {
       if (typeof reading?.pBat === "number") {
         parts.push(`power ${numberFormat.format(reading.pBat)} kW`);
       }
+      for (const [key, label] of [["pPv", "PV"], ["pLoad", "load"], ["pGrid", "grid"]]) {
+        if (typeof reading?.[key] === "number") {
+          parts.push(`${label} ${numberFormat.format(reading[key])} kW`);
+        }
+      }
+      for (const key of ["batteryState", "gridStatus"]) {
+        if (typeof reading?.[key] === "string") parts.push(reading[key]);
+      }
+      if (reading?.stale === true) parts.push("stale (comms lost)");
       const summary = parts.length ? `: ${parts.join(", ")}` : " taken";
       const kind = reading?.published === false ? "error" : "ok";
       dismissErrors(`telemetry-${plant.id}`);

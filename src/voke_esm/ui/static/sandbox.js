@@ -1,5 +1,6 @@
 // The sandbox state card (CONTRACT §11): download and restore a snapshot of the org's plants,
-// reset them, and advance the simulated clock where this service has one.
+// reset them, and advance the simulated clock or restart it at an instant (frozen or not) where
+// this service has one.
 import { sentence } from "./api.js";
 import {
   $,
@@ -14,6 +15,7 @@ import {
 } from "./dom.js";
 import { CLOCK_ADVANCE_PATH, CLOCK_PATH } from "./features.js";
 import { clearErrors, clearFieldError, showSubmitError, typedNumber } from "./forms.js";
+import { loadPlantDay } from "./plant-day.js";
 import { ADMIN, api } from "./session.js";
 import { currentOrg, state } from "./state.js";
 
@@ -28,13 +30,18 @@ function showClock(clock) {
     return;
   }
   const time = el("time", { datetime: now, text: fullFormat.format(new Date(now)) });
-  target.replaceChildren("Simulated time: ", time);
+  target.replaceChildren("Simulated time: ", time, clock.frozen ? " (frozen)" : "");
+  // The restart form starts from the simulated minute, in UTC as datetime-local holds it.
+  if (!$("#clock-at").value) $("#clock-at").value = new Date(now).toISOString().slice(0, 16);
+  $("#clock-frozen").checked = Boolean(clock.frozen);
 }
 
 export async function loadClock() {
   const orgId = state.orgId;
   showClock(null);
   clearErrors($("#clock-form")); // an error about the org shown before goes with it
+  clearErrors($("#clock-set-form"));
+  $("#clock-at").value = "";
   if (!orgId || !state.clock || !state.clockRead) return;
   try {
     const clock = await api("GET", CLOCK_PATH, { query: { orgId } });
@@ -174,11 +181,38 @@ export function initSandbox(callbacks) {
         const clock = await api("POST", CLOCK_ADVANCE_PATH, { query, body: { minutes } });
         showClock(clock);
         toast(`Clock of ${org.name} advanced by ${numberFormat.format(minutes)} minutes.`);
+        await loadPlantDay();
       } catch (error) {
         showSubmitError(form, error);
       }
     });
   });
+
+  // PUT clock (CONTRACT §11): the simulation restarts at `at`, read as UTC like every time here.
+  $("#clock-set-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const org = currentOrg();
+    if (!org) return;
+    busy($("#clock-set"), async () => {
+      clearErrors(form);
+      const typed = $("#clock-at").value.trim();
+      const at = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/.test(typed) ? `${typed}:00Z` : typed;
+      const frozen = $("#clock-frozen").checked;
+      try {
+        const query = { orgId: org.id };
+        const clock = await api("PUT", CLOCK_PATH, { query, body: { at, frozen } });
+        showClock(clock);
+        const how = frozen ? ", frozen" : "";
+        toast(`Clock of ${org.name} set to ${fullFormat.format(new Date(clock.now))}${how}.`);
+        await loadPlantDay();
+      } catch (error) {
+        showSubmitError(form, error);
+      }
+    });
+  });
+  $("#clock-at").dataset.errorId = "clock-at-error";
+  $("#clock-at").addEventListener("input", (event) => clearFieldError(event.target));
 
   $("#clock-minutes").dataset.errorId = "clock-minutes-error";
   $("#clock-minutes").addEventListener("input", (event) => clearFieldError(event.target));

@@ -12,6 +12,10 @@ export const state = {
   telemetry: false,
   clock: false, // POST clock/advance exists on this service
   clockRead: false, // GET clock exists
+  clockSet: false, // PUT clock exists (restart the simulation at an instant, frozen or not)
+  timeseries: false, // GET plants/{id}/timeseries exists: the plant's day is shown (§12)
+  conditions: false, // PUT plants/{id}/conditions exists
+  dayPlantId: null, // the plant whose day the day card shows
   journalPaused: false,
   journalLoading: false,
   faults: null, // the org's fault setup as last loaded or saved
