@@ -678,6 +678,10 @@ def conformance(
             " with commas)",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="replace the reports an earlier run left in --report-dir"),
+    ] = False,
 ) -> None:
     """Check an ESM against sections 2, 5 and 6 of the contract, safely unless --allow-writes.
 
@@ -697,6 +701,7 @@ def conformance(
         plant_id=plant_id,
         report_dir=report_dir,
         only=tuple(only or ()),
+        overwrite=overwrite,
     )
     try:
         runner.check_usage(options)

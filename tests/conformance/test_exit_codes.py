@@ -56,6 +56,25 @@ class TestUsage:
         assert result.exit_code == ExitCode.USAGE
         assert f"--report-dir {taken}: File exists" in result.output
 
+    def test_a_report_dir_with_an_earlier_run_is_not_overwritten(self, tmp_path: Path) -> None:
+        earlier = tmp_path / "conformance.junit.xml"
+        earlier.write_text("<testsuite/>")
+
+        result = conformance("--base-url", "http://127.0.0.1:1", "--report-dir", str(tmp_path))
+
+        assert result.exit_code == ExitCode.USAGE
+        assert "already holds conformance.junit.xml of an earlier run" in result.output
+        assert earlier.read_text() == "<testsuite/>"
+
+    def test_overwrite_replaces_an_earlier_run(self, closed_port: int, tmp_path: Path) -> None:
+        (tmp_path / "conformance.json").write_text("{}")
+        url = f"http://127.0.0.1:{closed_port}/api/v1/voke-esm"
+
+        result = conformance("--base-url", url, "--report-dir", str(tmp_path), "--overwrite")
+
+        assert result.exit_code == ExitCode.UNREACHABLE, result.output
+        assert json_report(tmp_path)["summary"]["error"] == 1
+
 
 class TestUnreachable:
     def test_a_dead_url(self, closed_port: int, tmp_path: Path) -> None:

@@ -25,6 +25,10 @@ _SECRET_KEYS: Final = {"clientSecret", "client_secret", "accessToken", "access_t
 _SECRET_HEADERS: Final = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
 
 
+# The names §14 gives the reports: fixed, so a second run into one folder would replace the first.
+REPORT_FILES = ("conformance.json", "conformance.junit.xml", "conformance.html")
+
+
 class Masker:
     """Replaces secrets and tokens wherever they appear in a JSON-like value."""
 
@@ -119,11 +123,17 @@ class Report:
         once more as a whole (a secret the ESM echoed inside a longer text included)."""
         folder.mkdir(parents=True, exist_ok=True)
         document = masker.value(self.as_json())
-        files = {
-            "conformance.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-            "conformance.junit.xml": _junit(document),
-            "conformance.html": _html(document),
-        }
+        files = dict(
+            zip(
+                REPORT_FILES,
+                (
+                    json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                    _junit(document),
+                    _html(document),
+                ),
+                strict=True,
+            )
+        )
         written = []
         for name, text in files.items():
             path = folder / name

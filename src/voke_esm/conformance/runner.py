@@ -24,7 +24,7 @@ from voke_esm.conformance.checks import (
     CredentialsRefused,
 )
 from voke_esm.conformance.probe import Probe
-from voke_esm.conformance.report import CheckResult, Masker, Outcome, Report
+from voke_esm.conformance.report import REPORT_FILES, CheckResult, Masker, Outcome, Report
 from voke_esm.voke.client.http import EsmError, EsmUnavailable
 
 DEFAULT_RATE_LIMIT = "10/minute"  # the contract's own (CONTRACT §1, §14)
@@ -53,6 +53,7 @@ class Options:
     plant_id: str | None = None
     report_dir: Path | None = None
     only: tuple[str, ...] = ()
+    overwrite: bool = False  # replace the reports of an earlier run in report_dir
 
 
 def check_usage(options: Options) -> RateLimitItem:
@@ -76,6 +77,13 @@ def check_usage(options: Options) -> RateLimitItem:
             options.report_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--report-dir {options.report_dir}: {exc.strerror}") from None
+        earlier = [name for name in REPORT_FILES if (options.report_dir / name).exists()]
+        if earlier and not options.overwrite:
+            # A CI job that runs twice into one folder would keep only the last run's results.
+            raise UsageError(
+                f"--report-dir {options.report_dir} already holds {earlier[0]} of an earlier run:"
+                " give another folder, or --overwrite to replace it"
+            )
     return rate_limit
 
 
