@@ -2,184 +2,35 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import (
-    Browser,
-    BrowserContext,
     ConsoleMessage,
     Page,
     Route,
-    ViewportSize,
     expect,
-    sync_playwright,
 )
 
-from tests.conftest import CHROMIUM
+from tests.ui.support import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PHONE,
+    REPO,
+    THREE_BLOCKS,
+    Service,
+    Voke,
+    enabled_org,
+    is_local,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
-ADMIN_EMAIL = "ui-admin@example.com"
-ADMIN_PASSWORD = "correct horse battery staple"
 LOCKED_EMAIL = "locked-out@example.com"
-REPO = Path(__file__).resolve().parents[2]
-VOKE_ESM = REPO / ".venv" / "bin" / "voke-esm"
-# The README shows docs/screenshots; a test run writes its own under test-artifacts/ (ignored by
-# git) and refreshes the README's only when asked (VOKE_UPDATE_SCREENSHOTS=1), so that running
-# the tests leaves the checkout as it was.
-SCREENSHOTS = (
-    REPO / "docs" / "screenshots"
-    if os.environ.get("VOKE_UPDATE_SCREENSHOTS") == "1"
-    else REPO / "test-artifacts" / "screenshots"
-)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LAPTOP: ViewportSize = {"width": 1280, "height": 800}
-PHONE: ViewportSize = {"width": 390, "height": 844}
-# Variables of the caller's environment that would point the service elsewhere.
-_FOREIGN_SETTINGS = (
-    "DATABASE_URL",
-    "JWT_SECRET",
-    "VOKE_ENCRYPTION_KEY",
-    "VOKE_ESM_ENABLED",
-    "VOKE_ESM_RATE_LIMIT",
-    "VOKE_LOGIN_RATE_LIMIT",
-    "VOKE_ESM_TOKEN_TTL_S",
-    "RATE_LIMIT_STORAGE_URL",
-    "AMQP_URL",
-    "TRADING_SYNC_INTERVAL_S",
-    "TELEMETRY_INTERVAL_S",
-    "VOKE_VAR_DIR",
-)
-
-expect.set_options(timeout=10_000)
-
-
-@dataclass(frozen=True)
-class Service:
-    base_url: str
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """`voke-esm serve` as a user starts it: its own SQLite under ./var in a fresh directory."""
-    workdir = tmp_path_factory.mktemp("ui-service")
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if key not in _FOREIGN_SETTINGS}
-    env |= {
-        "VOKE_ENV": "test",
-        "VOKE_ADMIN_EMAIL": ADMIN_EMAIL,
-        "VOKE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "VOKE_ESM_INTERNAL_URL": f"{base_url}/api/v1/voke-esm",
-    }
-    log = workdir / "service.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(VOKE_ESM), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_healthy(process, base_url, log)
-        yield Service(base_url, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"voke-esm serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"voke-esm serve did not answer /healthz within 60 s:\n{log.read_text()}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def requested_urls() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def context(
-    browser: Browser, service: Service, requested_urls: list[str]
-) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport=LAPTOP, base_url=service.base_url, locale="en-GB")
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.base_url)
-    context.on("request", lambda request: requested_urls.append(request.url))
-    yield context
-    context.close()
-    # Nothing the page loads or calls may leave the machine: no CDN, no web fonts.
-    foreign = [url for url in requested_urls if not _is_local(url)]
-    assert foreign == []
-
-
-def _is_local(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in {"data", "blob", "about"} or parts.hostname in {
-        "127.0.0.1",
-        "localhost",
-        "::1",
-    }
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
-
-
-def sign_in(page: Page, *, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_page_and_its_assets_come_from_the_service(service: Service) -> None:
@@ -196,31 +47,6 @@ def test_page_and_its_assets_come_from_the_service(service: Service) -> None:
         assert len(assets) >= 3
         for asset in {*assets, "/platform/voke-esm/static/api.js"}:
             assert http.get(asset).status_code == 200, asset
-
-
-_STICKY_BARS = "document.querySelectorAll('.topbar, .section-tabs').forEach((bar) => {{ {} }})"
-
-
-def screenshot(
-    page: Page, name: str, *, full_page: bool = False, element: str | None = None
-) -> None:
-    """For the README: without the passing toasts of the steps before. A whole page, or one
-    element (a CSS selector) however tall, is taken without the sticky bars crossing it."""
-    page.evaluate("document.querySelectorAll('.toast').forEach((toast) => toast.remove())")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    if not (full_page or element):
-        page.screenshot(path=SCREENSHOTS / name, animations="disabled")
-        return
-    page.evaluate(_STICKY_BARS.format("bar.style.position = 'static';"))
-    clip = None
-    if element:
-        clip = page.evaluate(
-            "(selector) => { const r = document.querySelector(selector).getBoundingClientRect();"
-            " return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height}; }",
-            element,
-        )
-    page.screenshot(path=SCREENSHOTS / name, full_page=True, clip=clip, animations="disabled")
-    page.evaluate(_STICKY_BARS.format("bar.style.position = '';"))
 
 
 def test_superadmin_enables_an_org_manages_its_plants_and_disables_it(
@@ -405,18 +231,8 @@ def test_telemetry_snapshot_is_offered_where_the_service_has_it(
     )
 
 
-def _enabled_org(service: Service, name: str) -> tuple[httpx.Client, dict[str, str], str]:
-    """A SuperAdmin client, the credentials of a newly enabled org, and the org's id."""
-    http = httpx.Client(base_url=service.base_url)
-    login = http.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
-    http.headers["Authorization"] = f"Bearer {login.json()['accessToken']}"
-    org = http.post("/api/v1/orgs", json={"name": name}).json()
-    credentials = http.post("/api/v1/voke-esm/admin/enable", params={"orgId": org["id"]}).json()
-    return http, credentials, org["id"]
-
-
 def test_journal_faults_and_reset(page: Page, service: Service) -> None:
-    http, credentials, org_id = _enabled_org(service, "Tools Org")
+    http, credentials, org_id = enabled_org(service, "Tools Org")
     trading = f"{service.base_url}/api/v1/voke-esm/trading"
     exchange = {"clientId": credentials["clientId"], "clientSecret": credentials["clientSecret"]}
     token = httpx.post(f"{trading}/token", json=exchange).json()["accessToken"]
@@ -502,7 +318,7 @@ def test_journal_faults_and_reset(page: Page, service: Service) -> None:
 
 def test_clock_control_follows_the_services_openapi(page: Page, service: Service) -> None:
     """Shown only where POST clock/advance exists; both ends stood in for, as for telemetry."""
-    http, _credentials, _org_id = _enabled_org(service, "Clock Org")
+    http, _credentials, _org_id = enabled_org(service, "Clock Org")
     http.close()
     advance_path = "/api/v1/voke-esm/admin/clock/advance"
     advanced: list[object] = []
@@ -534,38 +350,6 @@ def test_clock_control_follows_the_services_openapi(page: Page, service: Service
 WHOLE_DAY = [
     {"from": "00:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}
 ]
-THREE_BLOCKS = [
-    {"from": "00:00", "to": "06:00", "pBatMax": 5, "pBatMin": -5, "socMax": 80, "socMin": 20},
-    {"from": "06:00", "to": "18:00", "pBatMax": 15, "pBatMin": -15, "socMax": 90, "socMin": 25},
-    {"from": "18:00", "to": "23:59", "pBatMax": 25, "pBatMin": -25, "socMax": 95, "socMin": 30},
-]
-
-
-class Voke:
-    """Voke's side of one enabled org: pushes schedules as its trading sync would."""
-
-    def __init__(self, service: Service, credentials: dict[str, str]) -> None:
-        self.trading = f"{service.base_url}/api/v1/voke-esm/trading"
-        exchange = {
-            "clientId": credentials["clientId"],
-            "clientSecret": credentials["clientSecret"],
-        }
-        token = httpx.post(f"{self.trading}/token", json=exchange).json()["accessToken"]
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.pushed = 0
-
-    def push(self, plant_id: str, time_configs: list[dict[str, object]]) -> int:
-        """Apply a schedule; its config version."""
-        self.pushed += 1
-        body = {
-            "plantId": plant_id,
-            "configUpdateReqCode": f"ui-push-{self.pushed}",
-            "validateOnly": False,
-            "timeConfigs": time_configs,
-        }
-        answer = httpx.post(f"{self.trading}/plant/config/update", json=body, headers=self.headers)
-        assert answer.json()["resultCode"] == "applied_ok", answer.text
-        return int(answer.json()["version"])
 
 
 def _stored(http: httpx.Client, org_id: str) -> tuple[dict[str, object], int]:
@@ -580,7 +364,7 @@ def _stored(http: httpx.Client, org_id: str) -> tuple[dict[str, object], int]:
 def test_an_edit_never_overwrites_what_voke_pushed(page: Page, service: Service) -> None:
     """The issue's reproduction: the editor was opened (or the table loaded) before Voke pushed
     a schedule, and only the description is edited."""
-    http, credentials, org_id = _enabled_org(service, "Push Org")
+    http, credentials, org_id = enabled_org(service, "Push Org")
     voke = Voke(service, credentials)
     plant, version = _stored(http, org_id)
     assert version == 1
@@ -647,7 +431,7 @@ def test_an_edit_never_overwrites_what_voke_pushed(page: Page, service: Service)
 def test_an_unchanged_save_sends_nothing_and_a_delete_checks_the_plant(
     page: Page, service: Service
 ) -> None:
-    http, credentials, org_id = _enabled_org(service, "Unchanged Org")
+    http, credentials, org_id = enabled_org(service, "Unchanged Org")
     voke = Voke(service, credentials)
     plant, _ = _stored(http, org_id)
     sent: list[tuple[str, dict[str, str]]] = []
@@ -708,7 +492,7 @@ def test_every_module_loads_with_no_console_error_and_nothing_leaves_the_machine
     page: Page, service: Service, requested_urls: list[str]
 ) -> None:
     """app.js and the modules it imports (one per card) load from the service, and run clean."""
-    http, _, org_id = _enabled_org(service, "Modules Org")
+    http, _, org_id = enabled_org(service, "Modules Org")
     plant, _ = _stored(http, org_id)
     problems: list[str] = []
 
@@ -768,5 +552,5 @@ def test_every_module_loads_with_no_console_error_and_nothing_leaves_the_machine
         assert status == 200, path
         assert content_type.startswith("text/javascript"), (path, content_type)
     assert problems == []
-    assert [url for url in requested_urls if not _is_local(url)] == []
+    assert [url for url in requested_urls if not is_local(url)] == []
     http.close()

@@ -21,17 +21,17 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import CHROMIUM
-from tests.ui.test_admin_page import (
-    _FOREIGN_SETTINGS,
+from tests.ui.support import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     CHROMIUM_ARGS,
+    FOREIGN_SETTINGS,
     LAPTOP,
     VOKE_ESM,
-    _free_port,
-    _is_local,
-    _wait_until_healthy,
+    free_port,
+    is_local,
     sign_in,
+    wait_until_healthy,
 )
 
 pytestmark = pytest.mark.browser
@@ -42,8 +42,8 @@ expect.set_options(timeout=10_000)
 @contextmanager
 def serving(workdir: Path, internal_url: str | None = None) -> Iterator[int]:
     """`voke-esm serve --port P` as a newcomer starts it, with VOKE_ESM_INTERNAL_URL if given."""
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if key not in _FOREIGN_SETTINGS}
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in FOREIGN_SETTINGS}
     env.pop("VOKE_ESM_INTERNAL_URL", None)
     env |= {
         "VOKE_ENV": "test",
@@ -62,7 +62,7 @@ def serving(workdir: Path, internal_url: str | None = None) -> Iterator[int]:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_until_healthy(process, f"http://127.0.0.1:{port}", log)
+        wait_until_healthy(process, f"http://127.0.0.1:{port}", log)
         yield port
     finally:
         process.terminate()
@@ -112,7 +112,7 @@ class TestOriginWarning:
     def test_a_url_naming_another_port_says_so(
         self, browser: Browser, tmp_path_factory: pytest.TempPathFactory
     ) -> None:
-        elsewhere = f"http://localhost:{_free_port()}/api/v1/voke-esm"
+        elsewhere = f"http://localhost:{free_port()}/api/v1/voke-esm"
         with serving(tmp_path_factory.mktemp("elsewhere"), internal_url=elsewhere) as port:
             context = new_context(browser, f"http://127.0.0.1:{port}")
             try:
@@ -228,7 +228,7 @@ class TestApiDocs:
             assert other.evaluate("window.ui.authSelectors.authorized()?.size ?? 0") == 0
         finally:
             context.close()
-        assert [url for url in requested if not _is_local(url)] == []
+        assert [url for url in requested if not is_local(url)] == []
 
     def test_authorize_gets_a_trading_token_from_client_credentials(
         self, browser: Browser, port: int
@@ -283,6 +283,6 @@ class TestApiDocs:
             context.close()
         # ReDoc's "API docs by Redocly" logo comes from its CDN: refused, as it should be.
         # Nothing of the service's own (scripts, styles, workers) may be.
-        own = [item for item in violations if _is_local(item["blocked"] or "http://127.0.0.1/")]
+        own = [item for item in violations if is_local(item["blocked"] or "http://127.0.0.1/")]
         assert own == [], own
         assert {item["directive"] for item in violations} <= {"img-src"}, violations

@@ -10,20 +10,16 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from tests.ui.test_admin_page import (
+from tests.ui.support import (
     LAPTOP,
     PHONE,
+    WHOLE_DAY,
     Service,
-    browser,
-    context,
-    page,
-    requested_urls,
+    new_org,
+    open_org,
     screenshot,
-    service,
+    trading_token,
 )
-from tests.ui.test_page_polish import WHOLE_DAY, http, new_org, open_org, trading_token
-
-__all__ = ["browser", "context", "http", "page", "requested_urls", "service"]  # fixtures
 
 pytestmark = pytest.mark.browser
 

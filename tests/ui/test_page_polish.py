@@ -12,71 +12,27 @@ import base64
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, FilePayload, Page, Route, expect
 
-from tests.ui.test_admin_page import (
+from tests.ui.support import (
+    ADMIN,
     ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     LAPTOP,
     PHONE,
+    WHOLE_DAY,
     Service,
-    browser,
-    context,
-    page,
-    requested_urls,
+    new_org,
+    open_org,
     screenshot,
-    service,
     sign_in,
+    trading_token,
 )
 
-__all__ = ["browser", "context", "page", "requested_urls", "service"]  # fixtures, used by name
-
 pytestmark = pytest.mark.browser
-
-ADMIN = "/api/v1/voke-esm/admin"
-WHOLE_DAY = [
-    {"from": "00:00", "to": "23:59", "pBatMax": 50, "pBatMin": -50, "socMax": 90, "socMin": 20}
-]
-
-
-@pytest.fixture
-def http(service: Service) -> Iterator[httpx.Client]:
-    """A SuperAdmin client of the service."""
-    with httpx.Client(base_url=service.base_url) as client:
-        login = client.post(
-            "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-        )
-        client.headers["Authorization"] = f"Bearer {login.json()['accessToken']}"
-        yield client
-
-
-def new_org(http: httpx.Client, name: str, *, enable: bool = True) -> dict[str, Any]:
-    """An org (with its credentials under "credentials" when enabled)."""
-    org: dict[str, Any] = http.post("/api/v1/orgs", json={"name": name}).json()
-    if enable:
-        answer = http.post(f"{ADMIN}/enable", params={"orgId": org["id"]})
-        assert answer.is_success, answer.text
-        org["credentials"] = answer.json()
-    return org
-
-
-def trading_token(service: Service, org: dict[str, Any]) -> dict[str, str]:
-    credentials = org["credentials"]
-    exchange = {"clientId": credentials["clientId"], "clientSecret": credentials["clientSecret"]}
-    answer = httpx.post(f"{service.base_url}/api/v1/voke-esm/trading/token", json=exchange)
-    return {"Authorization": f"Bearer {answer.json()['accessToken']}"}
-
-
-def open_org(page: Page, name: str) -> None:
-    page.goto("/platform/voke-esm")
-    sign_in(page)
-    page.get_by_label("Organization", exact=True).select_option(label=name)
-    expect(page.locator("#status-card")).not_to_have_class("card loading")
 
 
 # The empty state comes first: the module's service has no org yet. ---------------------------
@@ -173,9 +129,11 @@ def test_tools_that_need_an_enabled_org_say_so_until_it_is(page: Page, http: htt
     gated = ["Save faults", "Add rule", "Clear faults", "Restore snapshot…", "Reset plants"]
     for name in gated:
         expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
+    # The quirks card (issue 15) needs an enabled org too: its switches wait with the others.
+    expect(page.locator("#quirk-list input[type=checkbox]").first).to_be_disabled()
     notes = page.locator("[data-needs-enabled-note]")
-    expect(notes).to_have_count(2)
-    for index in range(2):
+    expect(notes).to_have_count(3)
+    for index in range(3):
         expect(notes.nth(index)).to_contain_text("enable it under Status")
     screenshot(page, "polish-disabled-org.png", full_page=True)
 

@@ -18,14 +18,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui import test_admin_page
-from tests.ui.test_admin_page import (
+from tests.ui.support import (
     LAPTOP,
     PHONE,
     THREE_BLOCKS,
     Service,
     Voke,
-    _enabled_org,
+    enabled_org,
     screenshot,
     sign_in,
 )
@@ -33,14 +32,6 @@ from tests.ui.test_admin_page import (
 pytestmark = pytest.mark.browser
 
 expect.set_options(timeout=10_000)
-
-# The admin page's fixtures: `voke-esm serve` on a loopback port (one per module), Chromium, and a
-# context that fails the test if anything the page loads or calls leaves the machine.
-service = test_admin_page.service
-browser = test_admin_page.browser
-requested_urls = test_admin_page.requested_urls
-context = test_admin_page.context
-page = test_admin_page.page
 
 ADMIN = "/api/v1/voke-esm/admin"
 # A frozen simulated clock: the page and the test read the same day, however long either takes.
@@ -124,7 +115,7 @@ def _open_day(page: Page, org_name: str, plant: dict[str, Any]) -> None:
 def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
     page: Page, service: Service
 ) -> None:
-    http, credentials, org_id = _enabled_org(service, "Day Org")
+    http, credentials, org_id = enabled_org(service, "Day Org")
     (plant,) = http.get(f"{ADMIN}/plants", params={"orgId": org_id}).json()
     # The simulation starts at midnight and runs to 13:30: the whole day is simulated, the
     # marker in the afternoon.
@@ -202,7 +193,7 @@ def test_the_day_shows_the_blocks_the_marker_the_chart_and_the_last_push(
 def test_conditions_saved_in_the_page_are_the_plants_and_redraw_the_day(
     page: Page, service: Service
 ) -> None:
-    http, _credentials, org_id = _enabled_org(service, "Conditions Org")
+    http, _credentials, org_id = enabled_org(service, "Conditions Org")
     (plant,) = http.get(f"{ADMIN}/plants", params={"orgId": org_id}).json()
     http.put(f"{ADMIN}/clock", params={"orgId": org_id}, json={"at": NOON_ISH, "frozen": True})
     _open_day(page, "Conditions Org", plant)
@@ -265,7 +256,7 @@ def test_conditions_saved_in_the_page_are_the_plants_and_redraw_the_day(
 
 
 def test_the_editor_saves_the_simulated_sites_fields(page: Page, service: Service) -> None:
-    http, _credentials, org_id = _enabled_org(service, "Site Org")
+    http, _credentials, org_id = enabled_org(service, "Site Org")
     (plant,) = http.get(f"{ADMIN}/plants", params={"orgId": org_id}).json()
     page.goto("/platform/voke-esm")
     sign_in(page)
@@ -338,7 +329,7 @@ def test_the_editor_saves_the_simulated_sites_fields(page: Page, service: Servic
 def test_the_clock_restarts_at_an_instant_frozen_and_the_day_follows(
     page: Page, service: Service
 ) -> None:
-    http, _credentials, org_id = _enabled_org(service, "Set Clock Org")
+    http, _credentials, org_id = enabled_org(service, "Set Clock Org")
     (plant,) = http.get(f"{ADMIN}/plants", params={"orgId": org_id}).json()
     _open_day(page, "Set Clock Org", plant)
     page.get_by_label("Restart the simulation at (UTC)").fill("2030-01-02T03:04")
@@ -377,7 +368,7 @@ def test_the_clock_restarts_at_an_instant_frozen_and_the_day_follows(
 def test_the_marker_follows_a_running_clock(page: Page, service: Service) -> None:
     """Not frozen, simulated time follows real time: the marker moves with it, without a reload.
     The page's timers run on Playwright's clock, so an hour passes at once."""
-    http, _credentials, org_id = _enabled_org(service, "Running Clock Org")
+    http, _credentials, org_id = enabled_org(service, "Running Clock Org")
     (plant,) = http.get(f"{ADMIN}/plants", params={"orgId": org_id}).json()
     running = {"at": "2026-06-21T10:00:00Z", "frozen": False}
     assert http.put(f"{ADMIN}/clock", params={"orgId": org_id}, json=running).is_success

@@ -7,18 +7,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.test_admin_page import (
-    Service,
-    _enabled_org,
-    browser,
-    context,
-    page,
-    requested_urls,
-    service,
-    sign_in,
-)
-
-__all__ = ["browser", "context", "page", "requested_urls", "service"]  # fixtures, used by name
+from tests.ui.support import Service, enabled_org, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +20,7 @@ def stored_quirks(http: httpx.Client, org_id: str) -> list[str]:
 
 
 def test_toggling_a_quirk_stores_it(page: Page, service: Service) -> None:
-    http, _, org_id = _enabled_org(service, "Quirky Org")
+    http, _, org_id = enabled_org(service, "Quirky Org")
     page.goto("/platform/voke-esm")
     sign_in(page)
     page.get_by_label("Organization", exact=True).select_option(label="Quirky Org")
