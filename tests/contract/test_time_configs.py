@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import SEED_BLOCKS, Api, error_body
+from tests.factories import SEED_BLOCKS, SITE_DEFAULTS, Api, error_body
 from voke_esm.contract.time_configs import check_time_configs
 
 BAD_TIME = "must be HH:MM between 00:00 and 23:59"
@@ -552,6 +552,8 @@ class TestNumbersBeyond64Bits:
                     "esiState": "PLC_READY",
                     "version": 3,
                     "timeConfigs": [block(**{name: value})],
+                    **SITE_DEFAULTS,  # the simulated site's fields (§12), as a restore fills them
+                    "conditions": [],
                 }
             ]
         }
