@@ -154,7 +154,7 @@ class TestJournal:
             esm_org.journal.assert_called("token", times=2)
 
         assert str(failure.value) == (
-            "expected token to be called 2 times, but it was called 0 times so.\n"
+            "expected token to be called 2 times, but it was called 0 times so far.\n"
             "No trading call was made (the client never reached this org's sandbox)."
         )
 

@@ -42,7 +42,7 @@ def test_a_failing_assert_called_lists_the_calls_made_near_misses_first(
     lines = str(failure.value).splitlines()
     assert lines[0] == (
         "expected plant/config to be called at least once with plant_id='PLANT-NEVER-ASKED',"
-        " but it was called 0 times so."
+        " but it was called 0 times so far."
     )
     assert lines[1] == "Calls made (2, near misses first):"
     assert lines[2].startswith(f"  GET plant/config -> 200 plant_id={default_plant!r} at ")
