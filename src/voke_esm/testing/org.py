@@ -212,7 +212,8 @@ class Journal:
         wanted = "at least once" if times is None else _times(times)
         raise AssertionError(
             f"expected {endpoint} to be called {wanted}{_described(filters)}, "
-            f"but it was called {_times(len(matching))} so far.\n{_listing(made, endpoint, filters)}"
+            f"but it was called {_times(len(matching))} so far.\n"
+            + _listing(made, endpoint, filters)
         )
 
     def wait_for(
