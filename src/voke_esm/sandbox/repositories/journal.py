@@ -131,10 +131,11 @@ class _BatchInsert:
     columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
 
     def rows(self, entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """A tuple per entry; a column an entry leaves out is NULL, as Core would store it."""
         columns = self.columns
         return [
             tuple(
-                entry[name] if process is None else process(entry[name])
+                entry.get(name) if process is None else process(entry.get(name))
                 for name, process in columns
             )
             for entry in entries
