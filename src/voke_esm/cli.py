@@ -707,12 +707,25 @@ def conformance(
         runner.check_usage(options)
     except runner.UsageError as exc:
         raise _fail(str(exc), runner.ExitCode.USAGE) from None
-    # Voke's ESM client says when it waits out a Retry-After: shown as it happens.
+    # Voke's ESM client says when it waits out a Retry-After: shown as it happens. For this run
+    # only: the command may run inside another program (a test suite), whose logging it keeps.
     client_log = logging.getLogger("voke_esm.esm_client")
-    client_log.setLevel(logging.INFO)
-    client_log.addHandler(logging.StreamHandler(sys.stderr))
-    logging.getLogger("stamina").addHandler(logging.NullHandler())  # the line above says it
-    raise typer.Exit(asyncio.run(runner.run(options, typer.echo)))
+    stamina_log = logging.getLogger("stamina")
+    shown = logging.StreamHandler(sys.stderr)
+    shown.setLevel(logging.INFO)
+    silenced = logging.NullHandler()  # the line above says it
+    level = client_log.level
+    if client_log.getEffectiveLevel() > logging.INFO:
+        client_log.setLevel(logging.INFO)
+    client_log.addHandler(shown)
+    stamina_log.addHandler(silenced)
+    try:
+        code = asyncio.run(runner.run(options, typer.echo))
+    finally:
+        client_log.removeHandler(shown)
+        stamina_log.removeHandler(silenced)
+        client_log.setLevel(level)
+    raise typer.Exit(code)
 
 
 def main() -> None:
