@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,6 +47,44 @@ class TradingCaller:
     plant_key: tuple[str, int] | None
     # Some plant of the org may be in commsLoss (CONTRACT §12): answers must look at the clock.
     comms_loss_possible: bool = False
+
+
+def _caller_of_row(
+    client_id: str,
+    row: Any,
+    *,
+    uuid_of: Callable[[Any], uuid.UUID],
+    decoded: Callable[[Any], Any],
+) -> TradingCaller:
+    """The caller of one row of the caller query, the same for every backend: only how a UUID
+    and a JSON column arrive differs (objects through the ORM, text and hex from the drivers)."""
+    org_id, digest, plants_version, fault_rules, ttl, quirks, rate_limit, plant, revision, comms = (
+        row
+    )
+    return TradingCaller(
+        client_id,
+        uuid_of(org_id),
+        digest,
+        plants_version,
+        decoded(fault_rules) if fault_rules else [],
+        ttl,
+        frozenset(decoded(quirks)) if quirks else frozenset(),
+        rate_limit,
+        None if plant is None else (str(uuid_of(plant)), revision),
+        bool(comms),
+    )
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _uuid_of_text(value: Any) -> uuid.UUID:
+    return uuid.UUID(str(value))
+
+
+def _uuid_of_hex(value: Any) -> uuid.UUID:
+    return uuid.UUID(hex=value)
 
 
 class TradingCallers(Protocol):
@@ -115,30 +154,7 @@ class EngineTradingCallers:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        (
-            org_id,
-            digest,
-            plants_version,
-            fault_rules,
-            ttl,
-            quirks,
-            rate_limit,
-            plant_row_id,
-            revision,
-            comms,
-        ) = row
-        return TradingCaller(
-            client_id,
-            org_id,
-            digest,
-            plants_version,
-            fault_rules or [],
-            ttl,
-            frozenset(quirks or ()),
-            rate_limit,
-            None if plant_row_id is None else (str(plant_row_id), revision),
-            bool(comms),
-        )
+        return _caller_of_row(client_id, row, uuid_of=_as_is, decoded=_as_is)
 
     async def aclose(self) -> None:
         pass
@@ -177,30 +193,7 @@ class PostgresTradingCallers:
             raise OperationalError(self._QUERY, None, exc) from exc
         if row is None:
             return None
-        (
-            org_id,
-            digest,
-            plants_version,
-            fault_rules,
-            ttl,
-            quirks,
-            rate_limit,
-            plant_row_id,
-            revision,
-            comms,
-        ) = row
-        return TradingCaller(
-            client_id,
-            uuid.UUID(str(org_id)),
-            digest,
-            plants_version,
-            json_value(fault_rules) if fault_rules else [],
-            ttl,
-            frozenset(json_value(quirks)) if quirks else frozenset(),
-            rate_limit,
-            None if plant_row_id is None else (str(plant_row_id), revision),
-            bool(comms),
-        )
+        return _caller_of_row(client_id, row, uuid_of=_uuid_of_text, decoded=json_value)
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -271,30 +264,7 @@ class SqliteTradingCallers:
     def _caller(client_id: str, row: Any) -> TradingCaller | None:
         if row is None:
             return None
-        (
-            org_id,
-            digest,
-            plants_version,
-            fault_rules,
-            ttl,
-            quirks,
-            rate_limit,
-            plant_row_id,
-            revision,
-            comms,
-        ) = row
-        return TradingCaller(
-            client_id,
-            uuid.UUID(hex=org_id),
-            digest,
-            plants_version,
-            json_value(fault_rules) if fault_rules else [],
-            ttl,
-            frozenset(json_value(quirks)) if quirks else frozenset(),
-            rate_limit,
-            None if plant_row_id is None else (str(uuid.UUID(hex=plant_row_id)), revision),
-            bool(comms),
-        )
+        return _caller_of_row(client_id, row, uuid_of=_uuid_of_hex, decoded=json_value)
 
     def close(self) -> None:
         self._answers.clear()
